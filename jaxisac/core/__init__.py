@@ -1,0 +1,52 @@
+"""Shared machinery: complex calculus, solutions and the solve loop, implicit differentiation,
+validation, sweeps, manifolds."""
+
+from .complex import (
+    ascent_grad,
+    complex_view,
+    ct,
+    hermitian_part,
+    real_inner,
+    real_view,
+    value_and_ascent_grad,
+)
+from .implicit import implicit_solution, ravel_real
+from .solution import Solution, SolveError, Status, status_message
+from .solve import AbstractSolver, solve, tree_where
+from .sweep import ProgressBar, Table, sweep
+from .validation import (
+    as_array,
+    check_array,
+    check_hermitian,
+    check_positive,
+    check_same_leading,
+    is_concrete,
+)
+
+__all__ = [
+    "AbstractSolver",
+    "ProgressBar",
+    "Solution",
+    "SolveError",
+    "Status",
+    "Table",
+    "as_array",
+    "ascent_grad",
+    "check_array",
+    "check_hermitian",
+    "check_positive",
+    "check_same_leading",
+    "complex_view",
+    "ct",
+    "hermitian_part",
+    "implicit_solution",
+    "is_concrete",
+    "ravel_real",
+    "real_inner",
+    "real_view",
+    "solve",
+    "status_message",
+    "sweep",
+    "tree_where",
+    "value_and_ascent_grad",
+]
