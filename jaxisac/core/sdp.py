@@ -1,0 +1,405 @@
+"""The library's one batched SDP solver (small dense SDPs, thousands per ``jit``).
+
+Problem (standard primal form over Hermitian blocks and an orthant slack)::
+
+    minimise    sum_j Re<C_j, X_j> + <c, s>
+    subject to  sum_j Re<A_j[i], X_j> + <G[i], s> = b[i],   i = 1..m
+                X_j Hermitian PSD (n_j x n_j),  s >= 0 (p,)
+
+with ``Re<A, X> = Re tr(A^H X)``. Inequalities are written with the slack ``s``. Its dual is::
+
+    maximise    b^T y
+    subject to  C_j - sum_i y_i A_j[i]^H-part = Z_j  PSD,    c - G^T y = z >= 0.
+
+Only the Hermitian part of each ``A_j[i]`` matters (``Re<A, X>`` vanishes on anti-Hermitian ``A``
+when ``X`` is Hermitian), so non-Hermitian ``A_j[i]`` are accepted and used through
+``(A + A^H)/2``. A block is complex (``X_j`` complex Hermitian) when ``C_j`` or ``A_j`` is complex,
+real symmetric otherwise.
+
+Algorithm (:class:`ADMMSDP`): the dual ADMM of Wen, Goldfarb and Yin (2010) on the vectorised,
+equilibrated problem (see ``jaxisac.kernels.sdp``). Per instance, once: rows of the constraint map are
+normalised to unit norm, ``b`` and ``(C, c)`` are scaled to unit norm, and the pseudo-inverse of the
+``m x m`` Gram matrix is formed by ``eigh`` (so redundant constraints are allowed). Per iteration: two
+matrix-vector products with the ``m x N`` constraint matrix, one ``m x m`` product and one ``eigh``
+per Hermitian block (complex Hermitian handled natively). Every ``check_every`` iterations the
+relative residuals are evaluated, the penalty ``rho`` is re-balanced (residual balancing; the
+factorisation does not depend on it) and infeasibility certificates are tested.
+
+Stopping: ``Status.SUCCESS`` when the relative primal residual, dual residual and duality gap of the
+*equilibrated* problem are all ``<= tol``::
+
+    ||A(X) - b|| / (1 + ||b||),  ||C - A^* y - Z|| / (1 + ||C||),  |p - d| / (1 + |p| + |d|)
+
+(scale invariant with respect to the overall size of ``b`` and of ``(C, c)``). ``X`` and ``Z`` are
+PSD and complementary at every iterate, so these three quantities are the whole KKT error.
+
+Infeasibility (``Status.INFEASIBLE``; ``stats["certificate"]`` says which): the differences of
+successive ADMM iterates converge to Farkas certificates when an instance is infeasible (Banjac,
+Goulart, Stellato & Boyd, 2019). Every check the solver tests
+
+* primal infeasibility: ``dy`` (change of ``y`` over the last check period) with ``b^T dy > 0`` and
+  ``dist(-A^* dy, K) <= infeas_tol * b^T dy`` (``certificate == 1``); also when ``b`` is not in the
+  range of the constraint map (inconsistent equalities, detected before the first step);
+* dual infeasibility (primal unbounded): ``dx`` with ``<C, dx> < 0`` and
+  ``||A dx|| + dist(dx, K) <= infeas_tol * (-<C, dx>)`` (``certificate == 2``).
+
+By Farkas' lemma neither test can fire on a feasible instance whose (equilibrated) primal, resp.
+dual, solutions have norm below ``1 / infeas_tol``. Nearly infeasible instances end in
+``MAX_STEPS``; no instance ends with silent NaN (the solve loop reports ``NONFINITE``).
+
+Differentiation: the ADMM iterations are *not* differentiated (``solve`` runs a ``while_loop``).
+:func:`optimal_value` differentiates the optimal value by the envelope theorem (first-order change
+``Re<dC, X> + dc^T s - sum_i y_i (Re<dA[i], X> + dG[i]^T s) + db^T y``), valid wherever the primal
+and dual optima are unique (forward and reverse mode). Derivatives of the optimal *solution* are not
+offered: the KKT map of an SDP is smooth only under strict complementarity and nondegeneracy, which
+typical instances of this library (rank-one PhaseLift/LRA solutions) do not satisfy robustly.
+
+Batching: ``jax.vmap(lambda p: solve_sdp(p))(batched_sdp)`` over SDPs of the same shapes; finished
+instances are frozen, so batched results equal one-at-a-time results.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..kernels import sdp as _k
+from .complex import hermitian_part
+from .solution import Solution, Status
+from .solve import AbstractSolver, solve
+from .validation import check_array, check_hermitian, is_concrete
+
+__all__ = ["SDP", "SDPValue", "ADMMSDP", "solve_sdp", "optimal_value"]
+
+
+def _shape_str(shape) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class SDP(eqx.Module):
+    """A small dense SDP in standard form (see the module docstring).
+
+    Attributes (leading batch axes allowed, the same on every argument; trailing shapes):
+        C: tuple of ``(n_j, n_j)`` Hermitian cost blocks (real or complex).
+        A: tuple of ``(m, n_j, n_j)`` constraint blocks; row ``i`` of block ``j`` is ``A_j[i]``.
+        b: ``(m,)`` real right-hand side.
+        c: ``(p,)`` real cost of the orthant slack (zeros when ``G`` is given alone).
+        G: ``(m, p)`` real slack coefficients (zeros when ``c`` is given alone).
+
+    The constructor raises ``ValueError`` naming the argument for wrong shapes, non-finite values,
+    non-Hermitian ``C_j`` or complex ``b``/``c``/``G`` (value checks only on concrete arrays).
+    """
+
+    C: tuple
+    A: tuple
+    b: jax.Array
+    c: jax.Array
+    G: jax.Array
+
+    def __init__(self, C: Sequence[Any], A: Sequence[Any], b: Any, c: Any = None, G: Any = None):
+        if isinstance(C, (jax.Array, np.ndarray)) or not isinstance(C, (tuple, list)):
+            C = (C,)
+        if isinstance(A, (jax.Array, np.ndarray)) or not isinstance(A, (tuple, list)):
+            A = (A,)
+        if len(C) == 0:
+            raise ValueError("C: expected at least one PSD block")
+        if len(A) != len(C):
+            raise ValueError(f"A: expected one constraint block per cost block ({len(C)}), got {len(A)}")
+        b = check_array(b, "b", kind="real")
+        if b.ndim < 1:
+            raise ValueError(f"b: expected shape (..., m), got {_shape_str(b.shape)}")
+        batch, m = b.shape[:-1], b.shape[-1]
+        Cs, As = [], []
+        for j, (Cj, Aj) in enumerate(zip(C, A)):
+            Cj = check_hermitian(Cj, f"C[{j}]")
+            n = Cj.shape[-1]
+            if Cj.shape[:-2] != batch:
+                raise ValueError(f"C[{j}]: expected shape {_shape_str(batch + (n, n))}, got {_shape_str(Cj.shape)}")
+            Aj = check_array(Aj, f"A[{j}]", shape=tuple(batch) + (m, n, n))
+            Cs.append(Cj)
+            As.append(Aj)
+        if c is None and G is None:
+            c = jnp.zeros(batch + (0,), b.dtype)
+            G = jnp.zeros(batch + (m, 0), b.dtype)
+        elif c is None:
+            G = check_array(G, "G", kind="real", shape=tuple(batch) + (m, None))
+            c = jnp.zeros(batch + (G.shape[-1],), b.dtype)
+        else:
+            c = check_array(c, "c", kind="real", shape=tuple(batch) + (None,))
+            G = (
+                jnp.zeros(batch + (m, c.shape[-1]), b.dtype)
+                if G is None
+                else check_array(G, "G", kind="real", shape=tuple(batch) + (m, c.shape[-1]))
+            )
+        self.C = tuple(Cs)
+        self.A = tuple(As)
+        self.b = b
+        self.c = c
+        self.G = G
+
+    @property
+    def layout(self):
+        """Static structure ``(((n_j, is_complex_j), ...), p)`` of the vectorised variable."""
+        blocks = tuple(
+            (int(Cj.shape[-1]), bool(jnp.iscomplexobj(Cj) or jnp.iscomplexobj(Aj))) for Cj, Aj in zip(self.C, self.A)
+        )
+        return blocks, int(self.c.shape[-1])
+
+    @property
+    def real_dtype(self):
+        dt = jnp.result_type(*self.C, *self.A, self.b, self.c, self.G)
+        return jnp.finfo(dt).dtype
+
+
+class SDPValue(eqx.Module):
+    """Primal-dual point of an :class:`SDP`.
+
+    Attributes:
+        X: tuple of primal PSD blocks ``(n_j, n_j)`` (complex Hermitian or real symmetric).
+        s: ``(p,)`` primal orthant slack.
+        y: ``(m,)`` equality multipliers (dual variables).
+        Z: tuple of dual PSD blocks ``C_j - sum_i y_i A_j[i]`` (Hermitian part).
+        z: ``(p,)`` dual orthant slack ``c - G^T y``.
+    """
+
+    X: tuple
+    s: jax.Array
+    y: jax.Array
+    Z: tuple
+    z: jax.Array
+
+
+class _Scaled(eqx.Module):
+    M: jax.Array  # (m, N) equilibrated constraint matrix
+    b: jax.Array  # (m,)
+    c: jax.Array  # (N,)
+    d: jax.Array  # (m,) row norms
+    beta: jax.Array  # primal scale
+    gamma: jax.Array  # cost scale
+
+
+def _scaled(sdp: SDP, scale: bool) -> _Scaled:
+    layout = sdp.layout
+    rdt = sdp.real_dtype
+    cdt = jnp.result_type(rdt, jnp.complex64)
+    blocks = tuple(
+        hermitian_part(Aj.astype(cdt if cplx else rdt)) for Aj, (_, cplx) in zip(sdp.A, layout[0])
+    )
+    M = _k.pack(blocks, sdp.G.astype(rdt), layout)
+    cost = _k.pack(
+        tuple(hermitian_part(Cj.astype(cdt if cplx else rdt)) for Cj, (_, cplx) in zip(sdp.C, layout[0])),
+        sdp.c.astype(rdt),
+        layout,
+    )
+    b = sdp.b.astype(rdt)
+    one = jnp.ones((), rdt)
+    if not scale:
+        return _Scaled(M, b, cost, jnp.ones_like(b), one, one)
+    d = jnp.linalg.norm(M, axis=1)
+    d = jnp.where(d > 0, d, 1.0)
+    M = M / d[:, None]
+    b = b / d
+    beta = jnp.linalg.norm(b)
+    beta = jnp.where(beta > 0, beta, 1.0)
+    gamma = jnp.linalg.norm(cost)
+    gamma = jnp.where(gamma > 0, gamma, 1.0)
+    return _Scaled(M, b / beta, cost / gamma, d, beta, gamma)
+
+
+class _State(eqx.Module):
+    x: jax.Array
+    z: jax.Array
+    y: jax.Array
+    mu: jax.Array
+    Ginv: jax.Array
+    res: jax.Array  # (3,) primal residual, dual residual, gap (equilibrated, relative)
+    cert: jax.Array  # int32: 0 none, 1 primal infeasible, 2 dual infeasible
+    iterations: jax.Array
+
+
+class ADMMSDP(AbstractSolver):
+    """Dual ADMM (Wen–Goldfarb–Yin) for :class:`SDP`, batched with ``vmap``.
+
+    Attributes:
+        tol: stopping tolerance on the relative primal/dual residuals and gap (see module docs).
+        max_steps: cap on solver steps; one step is ``check_every`` ADMM iterations.
+        rho: initial penalty ``mu`` of the method (on the equilibrated problem).
+        alpha: relaxation of the primal update, in ``(0, (1 + sqrt 5)/2)``; 1 keeps every iterate
+            PSD and complementary.
+        adaptive: re-balance ``rho`` at every check from the ratio of primal to dual residual.
+        balance: re-balance when the ratio leaves ``[1/balance, balance]``.
+        check_every: ADMM iterations between convergence/infeasibility checks (static).
+        infeas_tol: tolerance of the infeasibility certificates (see module docs); ``0`` disables.
+        scale: equilibrate rows of the constraint map and the sizes of ``b`` and ``C``.
+    """
+
+    tol: float = 1e-6
+    max_steps: int = 1000
+    rho: float = 1.0
+    alpha: float = 1.0
+    adaptive: bool = eqx.field(default=True, static=True)
+    balance: float = 5.0
+    check_every: int = eqx.field(default=10, static=True)
+    infeas_tol: float = 1e-6
+    scale: bool = eqx.field(default=True, static=True)
+
+    def __check_init__(self):
+        if not isinstance(self.check_every, int) or self.check_every < 1:
+            raise ValueError(f"check_every: expected a positive integer, got {self.check_every}")
+        for name in ("tol", "rho", "balance"):
+            v = getattr(self, name)
+            if is_concrete(v) and not float(v) > 0:
+                raise ValueError(f"{name}: expected a positive number, got {v}")
+        if is_concrete(self.alpha) and not 0.0 < float(self.alpha) < 0.5 * (1 + 5**0.5):
+            raise ValueError(f"alpha: expected a value in (0, 1.618), got {self.alpha}")
+
+    # -- interface -------------------------------------------------------------------------------
+    def init(self, problem: SDP, init: SDPValue | None) -> _State:
+        layout = problem.layout
+        sc = _scaled(problem, self.scale)
+        rdt = sc.M.dtype
+        m, N = sc.M.shape
+        Ginv, P = _k.gram_pinv(sc.M)
+        if init is None:
+            x = jnp.zeros((N,), rdt)
+            z = jnp.zeros((N,), rdt)
+            y = jnp.zeros((m,), rdt)
+        else:
+            x = _k.pack(tuple(init.X), init.s, layout).astype(rdt) / sc.beta
+            z = _k.pack(tuple(init.Z), init.z, layout).astype(rdt) / sc.gamma
+            y = (jnp.asarray(init.y, rdt) * sc.d / sc.gamma).astype(rdt)
+        inconsistent = jnp.linalg.norm(sc.b - P @ sc.b) > 1e3 * jnp.finfo(rdt).eps * (1.0 + jnp.sqrt(m))
+        res = jnp.stack(_k.residuals(sc.M, sc.b, sc.c, x, z, y))
+        return _State(
+            x=x,
+            z=z,
+            y=y,
+            mu=jnp.asarray(self.rho, rdt),
+            Ginv=Ginv,
+            res=res,
+            cert=jnp.where(inconsistent, 1, 0).astype(jnp.int32),
+            iterations=jnp.zeros((), jnp.int32),
+        )
+
+    def step(self, problem: SDP, state: _State) -> _State:
+        layout = problem.layout
+        sc = _scaled(problem, self.scale)
+        rdt = sc.M.dtype
+        alpha = jnp.asarray(self.alpha, rdt)
+        x, z, y = _k.wgy_iterations(
+            sc.M, state.Ginv, sc.b, sc.c, state.x, state.z, state.y, state.mu, alpha, self.check_every, layout
+        )
+        pr, dr, gap = _k.residuals(sc.M, sc.b, sc.c, x, z, y)
+        mu = state.mu
+        if self.adaptive:
+            ratio = pr / jnp.maximum(dr, jnp.finfo(rdt).tiny)
+            factor = jnp.clip(jnp.sqrt(ratio), 0.1, 10.0)
+            rebalance = (ratio > self.balance) | (ratio < 1.0 / self.balance)
+            mu = jnp.where(rebalance, mu * factor, mu)
+            mu = jnp.clip(mu, 1e-6, 1e6)
+        cert = state.cert
+        if self.infeas_tol > 0:
+            dy = y - state.y
+            t = jnp.dot(sc.b, dy)
+            primal_inf = (t > 0) & (_k.cone_violation(-(sc.M.T @ dy), layout) <= self.infeas_tol * t)
+            dx = x - state.x
+            t2 = -jnp.dot(sc.c, dx)
+            viol2 = jnp.linalg.norm(sc.M @ dx) + _k.cone_violation(dx, layout)
+            dual_inf = (t2 > 0) & (viol2 <= self.infeas_tol * t2)
+            cert = jnp.where(cert > 0, cert, jnp.where(primal_inf, 1, jnp.where(dual_inf, 2, 0))).astype(jnp.int32)
+        return _State(
+            x=x,
+            z=z,
+            y=y,
+            mu=mu,
+            Ginv=state.Ginv,
+            res=jnp.stack([pr, dr, gap]),
+            cert=cert,
+            iterations=state.iterations + self.check_every,
+        )
+
+    def terminate(self, problem: SDP, state: _State):
+        infeasible = state.cert > 0
+        converged = jnp.all(state.res <= self.tol)
+        status = jnp.where(infeasible, Status.INFEASIBLE(), Status.SUCCESS())
+        return infeasible | converged, status
+
+    def postprocess(self, problem: SDP, state: _State, result, stats) -> Solution:
+        layout = problem.layout
+        sc = _scaled(problem, self.scale)
+        X, s = _k.unpack(state.x * sc.beta, layout)
+        Z, zs = _k.unpack(state.z * sc.gamma, layout)
+        y = state.y * sc.gamma / sc.d
+        scale = sc.beta * sc.gamma
+        objective = scale * jnp.dot(sc.c, state.x)
+        dual_objective = scale * jnp.dot(sc.b, state.y)
+        stats = dict(stats)
+        stats.update(
+            primal_residual=state.res[0],
+            dual_residual=state.res[1],
+            gap=state.res[2],
+            dual_objective=dual_objective,
+            iterations=state.iterations,
+            rho=state.mu,
+            certificate=state.cert,
+        )
+        return Solution(value=SDPValue(X=X, s=s, y=y, Z=Z, z=zs), objective=objective, result=result, stats=stats)
+
+
+def solve_sdp(
+    sdp: SDP,
+    solver: ADMMSDP = ADMMSDP(),
+    *,
+    init: SDPValue | None = None,
+    throw: bool = False,
+    max_steps: int | None = None,
+) -> Solution:
+    """Solve ``sdp`` with ``solver`` (``jaxisac.solve`` with ``throw=False`` by default).
+
+    ``init``: a previous :class:`SDPValue` (warm start; same shapes). Returns a :class:`Solution`
+    whose ``value`` is an :class:`SDPValue`, ``objective`` the primal objective, ``stats`` the
+    residuals (``primal_residual``, ``dual_residual``, ``gap``), ``dual_objective``,
+    ``iterations``, final ``rho`` and ``certificate`` (0 none, 1 primal infeasible, 2 dual
+    infeasible).
+    """
+    if not isinstance(sdp, SDP):
+        raise ValueError(f"sdp: expected a jaxisac.core.SDP, got {type(sdp).__name__}")
+    return solve(sdp, solver, init=init, max_steps=max_steps, throw=throw)
+
+
+def _envelope(sdp: SDP, dsdp: SDP, value: SDPValue) -> jax.Array:
+    rdt = sdp.real_dtype
+    dval = jnp.zeros((), rdt)
+    y = value.y
+    for X, dC, dA in zip(value.X, dsdp.C, dsdp.A):
+        dval = dval + jnp.sum(jnp.real(jnp.conj(dC) * X))
+        dval = dval - jnp.dot(y, jnp.real(jnp.einsum("ikl,kl->i", jnp.conj(dA), X)))
+    dval = dval + jnp.dot(dsdp.c, value.s) - jnp.dot(y, dsdp.G @ value.s) + jnp.dot(dsdp.b, y)
+    return dval
+
+
+def optimal_value(sdp: SDP, solver: ADMMSDP = ADMMSDP(), *, max_steps: int | None = None) -> jax.Array:
+    """Optimal value of ``sdp``, differentiable in all its data by the envelope theorem.
+
+    ``d p* = Re<dC, X> + dc^T s - sum_i y_i (Re<dA[i], X> + dG[i]^T s) + db^T y`` at the computed
+    primal-dual solution (exact where the optimal ``X, s`` and ``y`` are unique). NaN where the
+    instance did not succeed.
+    """
+
+    @jax.custom_jvp
+    def value(p):
+        sol = solve_sdp(p, solver, max_steps=max_steps)
+        return jnp.where(sol.result == int(Status.SUCCESS), sol.objective, jnp.nan)
+
+    @value.defjvp
+    def _jvp(primals, tangents):
+        (p,), (dp,) = primals, tangents
+        sol = solve_sdp(p, solver, max_steps=max_steps)
+        val = jnp.where(sol.result == int(Status.SUCCESS), sol.objective, jnp.nan)
+        return val, _envelope(p, dp, sol.value)
+
+    return value(sdp)

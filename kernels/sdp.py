@@ -1,0 +1,147 @@
+"""Kernels of the batched SDP solver (pure functions, arrays in and arrays out).
+
+The problem is held in *vectorised* form. A variable ``x`` is one real vector that stacks, block by
+block, ``[Re X_j.ravel(), Im X_j.ravel()]`` for a complex Hermitian block (``2 n_j^2`` entries),
+``X_j.ravel()`` for a real symmetric block (``n_j^2`` entries), and finally the orthant slack ``s``
+(``p`` entries). With this layout the real trace inner product ``Re tr(A^H X)`` is the Euclidean dot
+product of the two vectors, the Frobenius projection onto the cone
+``K = H^{n_1}_+ x ... x R^p_+`` is block-wise eigenvalue clipping, and the linear map of the
+constraints is one real matrix ``M`` (``m x N``): ``A(x) = M x``, ``A^*(y) = M^T y``.
+
+``layout`` (static) is a tuple of ``(n_j, is_complex_j)``, one per PSD block, followed by the slack
+size ``p``: ``(((n_1, c_1), (n_2, c_2), ...), p)``.
+
+The iteration is the dual alternating-direction augmented Lagrangian method of Wen, Goldfarb and Yin
+("Alternating direction augmented Lagrangian methods for semidefinite programming", Math. Prog.
+Comp. 2010) on ``min <c, x> s.t. M x = b, x in K`` (``K`` self-dual)::
+
+    y = (M M^T)^+ (M (c - z) - mu (M x - b))
+    v = c - M^T y - mu x
+    z = Pi_K(v)                 # dual slack, in K
+    x = (1 - alpha) x + alpha (z - v) / mu      # primal, = Pi_K(-v)/mu when alpha = 1
+
+``(M M^T)^+`` is formed once per instance (it does not depend on ``mu``), so ``mu`` may change
+freely between iterations (residual balancing). With ``alpha = 1``, ``x`` and ``z`` are in ``K`` and
+complementary (``<x, z> = 0``) at every iterate; only the two linear residuals and the gap remain.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "block_sizes",
+    "pack",
+    "unpack",
+    "project_cone",
+    "gram_pinv",
+    "wgy_iterations",
+    "residuals",
+    "cone_violation",
+]
+
+
+def block_sizes(layout) -> list[int]:
+    """Lengths of the segments of the vectorised variable: one per block, then the slack."""
+    blocks, p = layout
+    return [n * n * (2 if c else 1) for n, c in blocks] + [p]
+
+
+def _split(v: jax.Array, layout) -> list[jax.Array]:
+    out, start = [], 0
+    for size in block_sizes(layout):
+        out.append(jax.lax.slice_in_dim(v, start, start + size, axis=-1))
+        start += size
+    return out
+
+
+def pack(blocks, s: jax.Array, layout) -> jax.Array:
+    """Tuple of ``(n_j, n_j)`` blocks and slack ``(p,)`` -> real vector ``(N,)``.
+
+    Works with a leading axis too (blocks ``(m, n_j, n_j)``, slack ``(m, p)`` -> ``(m, N)``)."""
+    parts = []
+    for X, (n, c) in zip(blocks, layout[0]):
+        flat = X.reshape(X.shape[:-2] + (n * n,))
+        if c:
+            parts += [jnp.real(flat), jnp.imag(flat)]
+        else:
+            parts.append(jnp.real(flat))
+    parts.append(s)
+    return jnp.concatenate(parts, axis=-1)
+
+
+def unpack(v: jax.Array, layout) -> tuple[tuple[jax.Array, ...], jax.Array]:
+    """Inverse of :func:`pack` for a single vector: ``(blocks, s)``."""
+    segs = _split(v, layout)
+    blocks = []
+    for seg, (n, c) in zip(segs[:-1], layout[0]):
+        if c:
+            X = jax.lax.complex(seg[: n * n], seg[n * n :])
+        else:
+            X = seg
+        blocks.append(X.reshape(n, n))
+    return tuple(blocks), segs[-1]
+
+
+def _psd_part(X: jax.Array) -> jax.Array:
+    H = 0.5 * (X + jnp.conj(X.T))
+    w, U = jnp.linalg.eigh(H)
+    return (U * jnp.maximum(w, 0.0)) @ jnp.conj(U.T)
+
+
+def project_cone(v: jax.Array, layout) -> jax.Array:
+    """Euclidean projection of the vector ``v`` onto ``K`` (eigenvalue clipping per Hermitian block,
+    ``max(., 0)`` on the slack)."""
+    blocks, s = unpack(v, layout)
+    return pack(tuple(_psd_part(X) for X in blocks), jnp.maximum(s, 0.0), layout)
+
+
+def cone_violation(v: jax.Array, layout) -> jax.Array:
+    """``||v - Pi_K(v)||``: the distance of ``v`` to ``K``."""
+    return jnp.linalg.norm(v - project_cone(v, layout))
+
+
+def gram_pinv(M: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Pseudo-inverse of the Gram matrix ``M M^T`` (``m x m``) by a symmetric eigendecomposition,
+    and the component of the rows' span test: returns ``(G^+, P)`` with ``P = G G^+`` the projector
+    onto the range of ``M`` (equal to the identity when the constraints are linearly independent)."""
+    G = M @ M.T
+    w, U = jnp.linalg.eigh(G)
+    eps = jnp.finfo(M.dtype).eps
+    cut = jnp.maximum(jnp.max(w), 1.0) * eps * 10.0 * max(M.shape[0], 1)
+    keep = w > cut
+    inv_w = jnp.where(keep, 1.0 / jnp.where(keep, w, 1.0), 0.0)
+    Ginv = (U * inv_w) @ U.T
+    P = (U * keep.astype(M.dtype)) @ U.T
+    return Ginv, P
+
+
+def wgy_iterations(M, Ginv, b, c, x, z, y, mu, alpha, num: int, layout):
+    """``num`` iterations of the dual ADMM (see the module docstring). Returns ``(x, z, y)``."""
+    Mc = M @ c
+
+    def body(_, carry):
+        x, z, y = carry
+        y = Ginv @ (Mc - M @ z - mu * (M @ x - b))
+        v = c - M.T @ y - mu * x
+        z = project_cone(v, layout)
+        x = (1.0 - alpha) * x + alpha * ((z - v) / mu)
+        return x, z, y
+
+    return jax.lax.fori_loop(0, num, body, (x, z, y))
+
+
+def residuals(M, b, c, x, z, y):
+    """Relative primal residual, dual residual and duality gap of ``(x, z, y)`` on
+    ``min <c, x> s.t. Mx = b, x in K`` (dual: ``max b^T y s.t. c - M^T y = z in K``)::
+
+        ||M x - b|| / (1 + ||b||),   ||c - M^T y - z|| / (1 + ||c||),
+        |<c, x> - b^T y| / (1 + |<c, x>| + |b^T y|)
+    """
+    pobj = jnp.dot(c, x)
+    dobj = jnp.dot(b, y)
+    pr = jnp.linalg.norm(M @ x - b) / (1.0 + jnp.linalg.norm(b))
+    dr = jnp.linalg.norm(c - M.T @ y - z) / (1.0 + jnp.linalg.norm(c))
+    gap = jnp.abs(pobj - dobj) / (1.0 + jnp.abs(pobj) + jnp.abs(dobj))
+    return pr, dr, gap
