@@ -74,6 +74,10 @@ class ComplexOblique(AbstractManifold):
     def retract(self, x: Any, v: Any) -> Any:
         return self.normalize(x + v)
 
+    def closest_point(self, x: Any) -> Any:
+        """Nearest point of the manifold (row/column normalisation)."""
+        return self.normalize(x)
+
     def random_point(self, key: jax.Array, dtype: Any = None) -> Any:
         dtype = jnp.complex64 if dtype is None else dtype
         if not jnp.issubdtype(dtype, jnp.complexfloating):
