@@ -1,0 +1,358 @@
+"""Hot loops of seed 002 (robust ISAC waveform design) as pure functions: arrays in, arrays out.
+
+Shapes (one instance; batch with ``jax.vmap``): channel ``H (K, N)`` (row k is user k's ``h_k^T``),
+waveform ``X (N, L)``, symbols ``S (K, L)``, covariance ``R (N, N)`` with lower Cholesky factor
+``F`` (``R = F F^H``), ``K <= N <= L``. Complex64 or complex128 throughout; real scalars follow the
+complex dtype's precision.
+
+Nothing here validates input; :mod:`jaxisac.robust` does that and wraps these kernels.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxisac.core.complex import ct
+from jaxisac.core.roots import bracketed_root
+
+__all__ = [
+    "sphere_secular",
+    "sc_closed_form",
+    "f_value",
+    "worst_case_trs",
+    "worst_case_prop5",
+    "remedy_exact",
+    "remedy_prop8",
+    "method2_waveform",
+    "tpc_quadratic",
+    "quadratic_sphere_terms",
+]
+
+
+def _rdtype(x):
+    return jnp.finfo(x.dtype).dtype
+
+
+def _semi_identity(n: int, m: int, dtype) -> jax.Array:
+    return jnp.eye(n, m, dtype=dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# The spherical secular equation shared by the worst case (TRS) and TPC
+# --------------------------------------------------------------------------------------------
+
+
+def sphere_secular(gaps: jax.Array, w: jax.Array, r: jax.Array, max_steps: int = 60):
+    """Solve ``sum_i w_i / (mu + gaps_i)^2 = r^2`` for ``mu >= 0`` (gaps >= 0, w >= 0, r > 0).
+
+    This is the multiplier equation of ``min/max of a quadratic on a sphere`` written in the
+    eigenbasis, with ``mu`` the multiplier shifted to the extreme eigenvalue (``gaps_i`` the
+    distances to it). The left-hand side decreases in ``mu``; the root lies in
+    ``[sqrt(w_0) / r, sqrt(sum w) / r]`` where ``w_0`` is the weight of the extreme eigenvalues
+    (``gaps == 0``). Solved by :func:`jaxisac.core.roots.bracketed_root` (Newton on
+    ``1/||.|| - 1/r``, nearly linear).
+
+    Hard case: ``w_0 = 0`` and ``sum_{gaps > 0} w_i / gaps_i^2 <= r^2``: then ``mu = 0`` and the
+    remaining norm ``tau2 = r^2 - sum w_i / gaps_i^2`` must go along the extreme eigenvector(s).
+
+    Returns:
+        ``(mu, tau2, hard, status)``: ``mu`` (real scalar), ``tau2 >= 0`` (zero unless hard case),
+        ``hard`` (bool), ``status`` (int32 root-finder status; SUCCESS in the hard case).
+    """
+    dt = gaps.dtype
+    tiny = jnp.finfo(dt).tiny
+    eps = jnp.finfo(dt).eps
+    wtot = jnp.sum(w)
+    top = gaps <= 0
+    w0 = jnp.sum(jnp.where(top, w, 0.0))
+    safe_g = jnp.where(top, 1.0, gaps)
+    g_excl = jnp.sum(jnp.where(top, 0.0, w / safe_g**2))
+    hard = (w0 <= (eps * eps) * jnp.maximum(wtot, tiny)) & (g_excl <= r**2)
+
+    def norm2(mu):
+        d = mu + gaps
+        d = jnp.where(d > 0, d, 1.0)
+        return jnp.sum(jnp.where(w > 0, w / d**2, 0.0))
+
+    def phi(mu):
+        return jax.lax.rsqrt(jnp.maximum(norm2(mu), tiny)) - 1.0 / r
+
+    lo = jnp.sqrt(w0) / r
+    hi = jnp.sqrt(wtot) / r * (1 + 8 * eps) + tiny
+    res = bracketed_root(phi, lo, hi, rtol=4 * eps, tol=0.0, max_steps=max_steps)
+    mu = jnp.where(hard, 0.0, res.root)
+    tau2 = jnp.where(hard, jnp.maximum(r**2 - g_excl, 0.0), 0.0)
+    status = jnp.where(hard, jnp.zeros_like(res.status), res.status)
+    return mu, tau2, hard, status
+
+
+# --------------------------------------------------------------------------------------------
+# Sensing-centric closed form and value function
+# --------------------------------------------------------------------------------------------
+
+
+def sc_closed_form(H: jax.Array, S: jax.Array, F: jax.Array) -> jax.Array:
+    """Closed form (29): ``X = sqrt(L) F U I_{NxL} V^H`` with ``U S V^H = svd(F^H H^H S)`` (full SVD).
+
+    ``H`` may be any ``(M, N)`` matrix (Method 2 stacks ``[sqrt(a) H*; I]``). The completion of the
+    rank-deficient part is LAPACK-dependent (spec §6.9); every metric is invariant to it.
+    """
+    N = F.shape[0]
+    L = S.shape[-1]
+    G = ct(F) @ ct(H) @ S
+    U, _, Vh = jnp.linalg.svd(G, full_matrices=True)
+    A = U @ Vh[:N, :]
+    return jnp.sqrt(jnp.asarray(L, _rdtype(S))) * (F @ A)
+
+
+def _nuclear_norm_kk(H, S, R):
+    """``||F^H H^H S||_*`` through a K x K eigenproblem (differentiable for distinct positive eigs).
+
+    ``G^H G = S^H (H R H^H) S`` has the same non-zero eigenvalues as ``C^H T C`` with
+    ``T = H R H^H`` and ``C C^H = S S^H`` (Cholesky, K x K).
+    """
+    T = H @ R @ ct(H)
+    C = jnp.linalg.cholesky(S @ ct(S))
+    M = ct(C) @ T @ C
+    M = 0.5 * (M + ct(M))
+    lam = jnp.linalg.eigvalsh(M)
+    return jnp.sum(jnp.sqrt(jnp.maximum(lam, 0.0)))
+
+
+def f_value(H: jax.Array, S: jax.Array, R: jax.Array) -> jax.Array:
+    """``f(H) = min_{X X^H = L R} ||H X - S||^2 = L tr(H R H^H) + ||S||^2 - 2 sqrt(L) ||F^H H^H S||_*``.
+
+    Differentiable in ``H`` (and ``R``, ``S``) through a K x K Hermitian eigenproblem; never through
+    the rank-deficient N x L SVD.
+    """
+    L = S.shape[-1]
+    sqL = jnp.sqrt(jnp.asarray(L, _rdtype(S)))
+    quad = L * jnp.real(jnp.trace(H @ R @ ct(H)))
+    return quad + jnp.sum(jnp.abs(S) ** 2) - 2 * sqL * _nuclear_norm_kk(H, S, R)
+
+
+# --------------------------------------------------------------------------------------------
+# Worst-case channel for a fixed waveform
+# --------------------------------------------------------------------------------------------
+
+
+def worst_case_trs(X: jax.Array, S: jax.Array, Hbar: jax.Array, theta: jax.Array, max_steps: int = 60):
+    """Exact maximiser of ``||H X - S||_F^2`` over ``||H - Hbar||_F <= theta`` (trust-region subproblem).
+
+    ``E = Hbar X - S``, ``B = E X^H``, ``Q = X X^H = V diag(q) V^H``. Optimality: ``D (lam I - Q) = B``,
+    ``lam >= q_max``, ``||D||_F = theta`` (``theta > 0``). Solved in the eigenbasis by
+    :func:`sphere_secular`; the hard case (``B v_max = 0``) puts the remaining norm on ``e_1 v_max^H``.
+
+    Returns:
+        ``(H_star, lam, status)``; ``theta <= 0`` gives ``Hbar`` and ``lam = q_max``.
+    """
+    rd = _rdtype(X)
+    theta = jnp.asarray(theta, rd)
+    E = Hbar @ X - S
+    B = E @ ct(X)
+    q, V = jnp.linalg.eigh(X @ ct(X))
+    qmax = q[-1]
+    BV = B @ V  # (K, N)
+    w = jnp.sum(jnp.abs(BV) ** 2, axis=0)
+    gaps = jnp.maximum(qmax - q, 0.0).at[-1].set(0.0)
+    pos = theta > 0
+    th = jnp.where(pos, theta, 1.0)
+    mu, tau2, hard, status = sphere_secular(gaps, w, th, max_steps)
+    d = mu + gaps
+    coef = jnp.where(w > 0, 1.0 / jnp.where(d > 0, d, 1.0), 0.0)
+    DV = BV * coef[None, :].astype(BV.dtype)
+    K = Hbar.shape[0]
+    e1 = jnp.zeros((K,), X.dtype).at[0].set(1.0)
+    DV = DV.at[:, -1].add(jnp.where(hard, jnp.sqrt(tau2), 0.0).astype(X.dtype) * e1)
+    D = DV @ ct(V)
+    H = Hbar + jnp.where(pos, 1.0, 0.0).astype(X.dtype) * D
+    lam = qmax + jnp.where(pos, mu, 0.0)
+    return H, lam, jnp.where(pos, status, jnp.zeros_like(status))
+
+
+def worst_case_prop5(
+    X: jax.Array, S: jax.Array, Hbar: jax.Array, theta: jax.Array, tol: float = 1e-12, max_steps: int = 100
+):
+    """The paper's Prop. 5 in matrix form (y-step degenerate, spec §3.1), deterministic init ``H_0 = Hbar``.
+
+    ``H_k = Hbar + theta G_k / ||G_k||_F`` with ``G_k = (H_{k-1} X - S) X^H``; stops when
+    ``||H_k - H_{k-1}||_F <= tol max(1, ||H_k||_F)`` or after ``max_steps``.
+
+    Returns:
+        ``(H, steps, converged, trace)``: ``trace[k] = ||H_k X - S||^2`` for ``k < steps`` (NaN after).
+    """
+    rd = _rdtype(X)
+    theta = jnp.asarray(theta, rd)
+
+    def p(H):
+        return jnp.sum(jnp.abs(H @ X - S) ** 2)
+
+    def step(H):
+        G = (H @ X - S) @ ct(X)
+        n = jnp.sqrt(jnp.sum(jnp.abs(G) ** 2))
+        n = jnp.where(n > 0, n, 1.0)
+        return Hbar + (theta / n).astype(X.dtype) * G
+
+    trace0 = jnp.full((max_steps + 1,), jnp.nan, rd).at[0].set(p(Hbar))
+
+    def cond(c):
+        H, Hp, k, trace = c
+        diff = jnp.sqrt(jnp.sum(jnp.abs(H - Hp) ** 2))
+        small = diff <= tol * jnp.maximum(1.0, jnp.sqrt(jnp.sum(jnp.abs(H) ** 2)))
+        return (k < max_steps) & ((k == 0) | ~small)
+
+    def body(c):
+        H, _, k, trace = c
+        Hn = step(H)
+        return Hn, H, k + 1, trace.at[k + 1].set(p(Hn))
+
+    H, Hp, k, trace = jax.lax.while_loop(cond, body, (Hbar, Hbar, jnp.asarray(0, jnp.int32), trace0))
+    diff = jnp.sqrt(jnp.sum(jnp.abs(H - Hp) ** 2))
+    conv = diff <= tol * jnp.maximum(1.0, jnp.sqrt(jnp.sum(jnp.abs(H) ** 2)))
+    H = jnp.where(theta > 0, H, Hbar)
+    return H, k, conv | (theta <= 0), trace
+
+
+# --------------------------------------------------------------------------------------------
+# Method 1 (remedy) and Method 2
+# --------------------------------------------------------------------------------------------
+
+
+def remedy_exact(Hs: jax.Array, S: jax.Array, F: jax.Array, Abar: jax.Array) -> jax.Array:
+    """Exact alpha -> infinity remedy (39): the minimiser at ``Hs`` whose ``A`` is closest to ``Abar``.
+
+    ``G* = F^H Hs^H S = [U_K U_perp] diag(sigma, 0) [V_K V_perp]^H`` (rank K, static),
+    ``W = polar(U_perp^H Abar V_perp)``, ``A* = U_K V_K^H + U_perp W V_perp^H``. Returns ``A* (N, L)``.
+    """
+    K, N = Hs.shape
+    G = ct(F) @ ct(Hs) @ S
+    U, _, Vh = jnp.linalg.svd(G, full_matrices=True)
+    V = ct(Vh)
+    UK, Up = U[:, :K], U[:, K:]
+    VK, Vp = V[:, :K], V[:, K:]
+    M = ct(Up) @ Abar @ Vp
+    P, _, Qh = jnp.linalg.svd(M, full_matrices=True)
+    W = P @ Qh[: N - K, :]
+    return UK @ ct(VK) + Up @ W @ ct(Vp)
+
+
+def _procrustes(M):
+    """``argmax_{U U^H = I} Re tr(U^H M)`` for square ``M``: ``U = P Q^H`` from ``svd(M)``."""
+    P, _, Qh = jnp.linalg.svd(M, full_matrices=True)
+    return P @ Qh
+
+
+def remedy_prop8(
+    Hs: jax.Array, S: jax.Array, F: jax.Array, Abar: jax.Array, alpha: float = 1e4, tol: float = 1e-6,
+    max_steps: int = 5000, projection: str = "svals",
+):
+    """Prop. 8 (paper's block-coordinate remedy) for (39), with Remark 6's Sigma-projection options.
+
+    ``projection="svals"``: Sigma <- singular values of ``U^H G* V`` (code default);
+    ``"diag"``: the Euclidean projection (real non-negative part of the diagonal).
+
+    Returns ``(A*, steps, objective_trace)`` with the objective
+    ``alpha ||U Sigma V^H - G*||^2 + ||U I V^H - Abar||^2`` after each round (NaN after ``steps``).
+    """
+    N, L = Abar.shape
+    dt = Abar.dtype
+    rd = _rdtype(Abar)
+    I = _semi_identity(N, L, dt)
+    G = ct(F) @ ct(Hs) @ S
+    U, s, Vh = jnp.linalg.svd(G, full_matrices=True)
+    V = ct(Vh)
+    Sig = jnp.zeros((N, L), dt).at[jnp.arange(N), jnp.arange(N)].set(s.astype(dt))
+    sa = jnp.sqrt(jnp.asarray(alpha, rd)).astype(dt)
+
+    def obj(U, Sig, V):
+        return alpha * jnp.sum(jnp.abs(U @ Sig @ ct(V) - G) ** 2) + jnp.sum(jnp.abs(U @ I @ ct(V) - Abar) ** 2)
+
+    def round_(U, Sig, V):
+        # (a) U-step: min ||U A1 - B1||, A1 = [I V^H, sqrt(a) Sig V^H], B1 = [Abar, sqrt(a) G]
+        M1 = Abar @ ct(I @ ct(V)) + alpha * G @ ct(Sig @ ct(V))
+        Un = _procrustes(M1)
+        # (b) V-step: min ||V A2 - B2||, A2 = [I^H U^H, sqrt(a) Sig^H U^H], B2 = [Abar^H, sqrt(a) G^H]
+        M2 = ct(Abar) @ ct(ct(I) @ ct(Un)) + alpha * ct(G) @ ct(ct(Sig) @ ct(Un))
+        Vn = _procrustes(M2)
+        Z = ct(Un) @ G @ Vn
+        if projection == "svals":
+            sv = jnp.linalg.svd(Z, compute_uv=False)
+            Sn = jnp.zeros((N, L), dt).at[jnp.arange(N), jnp.arange(N)].set(sv.astype(dt))
+        else:
+            dg = jnp.maximum(jnp.real(jnp.diagonal(Z)), 0.0)
+            Sn = jnp.zeros((N, L), dt).at[jnp.arange(N), jnp.arange(N)].set(dg.astype(dt))
+        return Un, Sn, Vn
+
+    del sa
+    trace0 = jnp.full((max_steps + 1,), jnp.nan, rd).at[0].set(obj(U, Sig, V))
+
+    def cond(c):
+        U, Sig, V, k, nconv, trace = c
+        return (k < max_steps) & (nconv < 2)
+
+    def body(c):
+        U, Sig, V, k, _, trace = c
+        Un, Sn, Vn = round_(U, Sig, V)
+        ch = jnp.stack([
+            jnp.linalg.norm(Un - U), jnp.linalg.norm(Sn - Sig), jnp.linalg.norm(Vn - V)
+        ])
+        nconv = jnp.sum(ch < tol).astype(jnp.int32)
+        return Un, Sn, Vn, k + 1, nconv, trace.at[k + 1].set(obj(Un, Sn, Vn))
+
+    U, Sig, V, k, _, trace = jax.lax.while_loop(
+        cond, body, (U, Sig, V, jnp.asarray(0, jnp.int32), jnp.asarray(0, jnp.int32), trace0)
+    )
+    return U @ I @ ct(V), k, trace
+
+
+def method2_waveform(Hs: jax.Array, S: jax.Array, F: jax.Array, Xbar: jax.Array, alpha) -> jax.Array:
+    """Prop. 9: ``X* = sqrt(L) F U I V^H`` with ``U S V^H = svd(F^H (alpha Hs^H S + Xbar))``."""
+    N, L = Xbar.shape
+    rd = _rdtype(Xbar)
+    G = ct(F) @ (jnp.asarray(alpha, rd).astype(Xbar.dtype) * (ct(Hs) @ S) + Xbar)
+    U, _, Vh = jnp.linalg.svd(G, full_matrices=True)
+    return jnp.sqrt(jnp.asarray(L, rd)) * (F @ U @ Vh[:N, :])
+
+
+# --------------------------------------------------------------------------------------------
+# Joint design: TPC closed form + 1-D root
+# --------------------------------------------------------------------------------------------
+
+
+def quadratic_sphere_terms(H, S, X0, rho):
+    """``Q = rho H^H H + (1 - rho) I``, ``G = rho H^H S + (1 - rho) X0``: the joint cost is
+    ``rho ||H X - S||^2 + (1 - rho) ||X - X0||^2 = tr(X^H Q X) - 2 Re tr(G^H X) + const``."""
+    N = X0.shape[0]
+    rd = _rdtype(X0)
+    rho = jnp.asarray(rho, rd)
+    Q = rho * (ct(H) @ H) + (1 - rho) * jnp.eye(N, dtype=X0.dtype)
+    G = rho * (ct(H) @ S) + (1 - rho) * X0
+    return Q, G
+
+
+def tpc_quadratic(Q: jax.Array, G: jax.Array, power: jax.Array, max_steps: int = 60):
+    """Global minimiser of ``tr(X^H Q X) - 2 Re tr(G^H X)`` on the sphere ``||X||_F^2 = power``.
+
+    ``X(lam) = (Q + lam I)^{-1} G`` with ``lam >= -q_min`` and ``||X(lam)||^2 = power`` (a TRS with
+    an equality; strong duality makes it global). In the eigenbasis ``Q = V diag(q) V^H`` the
+    multiplier solves :func:`sphere_secular` with ``gaps = q - q_min``; the hard case puts the
+    remaining norm on ``v_min e_1^T``.
+
+    Returns ``(X, lam, status)``.
+    """
+    rd = _rdtype(G)
+    q, V = jnp.linalg.eigh(Q)
+    qmin = q[0]
+    VG = ct(V) @ G  # (N, L)
+    w = jnp.sum(jnp.abs(VG) ** 2, axis=1)
+    gaps = jnp.maximum(q - qmin, 0.0).at[0].set(0.0)
+    r = jnp.sqrt(jnp.asarray(power, rd))
+    mu, tau2, hard, status = sphere_secular(gaps, w, r, max_steps)
+    d = mu + gaps
+    coef = jnp.where(w > 0, 1.0 / jnp.where(d > 0, d, 1.0), 0.0)
+    Y = VG * coef[:, None].astype(G.dtype)
+    L = G.shape[1]
+    e1 = jnp.zeros((L,), G.dtype).at[0].set(1.0)
+    Y = Y.at[0, :].add(jnp.where(hard, jnp.sqrt(tau2), 0.0).astype(G.dtype) * e1)
+    return V @ Y, mu - qmin, status
