@@ -6,6 +6,7 @@ reflection design and baselines (:mod:`.reflection`), metrics (:mod:`.metrics`).
 """
 
 from .alra import ALRA, RobustALRA
+from .lra import LRA, TM, lra_sdp, tm_sdp
 from .generator import Drop, channel_from_draws, make_drop, paper_drop
 from .model import (
     adjoint_map,
@@ -32,6 +33,10 @@ from .reflection import (
 )
 
 __all__ = [
+    "LRA",
+    "TM",
+    "lra_sdp",
+    "tm_sdp",
     "align_discrete",
     "continuous_bound",
     "csm_reflection",
