@@ -1,0 +1,216 @@
+"""Unitary group U(n) and block-diagonal products U(L)^G (BD-RIS scattering matrices).
+
+Points are complex arrays ``(n, n)`` (:class:`UnitaryGroup`) or stacks of blocks ``(G, L, L)``
+(:class:`BlockUnitary`); the block-diagonal ``N_S x N_S`` matrix is never formed. The metric is the
+embedded real inner product ``<A, B> = Re tr(A^H B)`` (summed over blocks).
+
+Tangent vectors are ambient matrices ``V = Omega X`` with ``Omega`` skew-Hermitian (one per block).
+With ``G = ascent_grad(f)(X)`` (the spec's Euclidean gradient ``nabla_E``),
+
+* the Riemannian gradient is ``skew(G X^H) X`` with ``skew(A) = (A - A^H)/2``; the spec's
+  Lie-algebra gradient ``G~ = G X^H - X G^H`` is twice its right-trivialisation;
+* the slope of ``f`` along ``t -> exp(t Omega) X`` is ``<grad, Omega X>``.
+
+Retractions (static choice; accuracy and cost are compared in ``experiments/003_retractions.py``):
+
+* ``"exp"``: the geodesic ``exp(t Omega) X``, through ONE ``eigh`` of the Hermitian generator
+  ``j Omega = W diag(lam) W^H`` per direction: ``exp(t Omega) = W diag(exp(-j t lam)) W^H``, so every
+  line-search trial costs a matrix product. (Never a general ``eig``: its eigenvectors are not
+  orthogonal at repeated eigenvalues and the result leaves the group.) Not for reverse-mode
+  differentiation through the iterations (``eigh`` derivatives are singular at repeated eigenvalues);
+* ``"expm"``: the same geodesic by Pade ``jax.scipy.linalg.expm`` (differentiable, slower);
+* ``"cayley"``: ``(I - t Omega/2)^{-1} (I + t Omega/2) X`` (second order, cheap, smooth);
+* ``"qr"``: Q factor of ``X + t Omega X`` with ``diag(R) > 0`` (first order);
+* ``"polar"``: unitary polar factor of ``X + t Omega X`` (second order; SVD).
+
+Vector transport is by right translation, ``Omega X -> Omega Y`` (an isometry, the transport of
+Abrudan et al.'s geodesic conjugate gradient).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from ..complex import ct
+from .base import AbstractManifold
+
+__all__ = ["UnitaryGroup", "BlockUnitary", "haar_unitary", "polar_factor", "skew"]
+
+_RETRACTIONS = ("exp", "expm", "cayley", "qr", "polar")
+
+
+def skew(a: jax.Array) -> jax.Array:
+    """Skew-Hermitian part ``(A - A^H) / 2`` over the last two axes."""
+    return 0.5 * (a - ct(a))
+
+
+def _complex_dtype(dtype: Any) -> Any:
+    if dtype is None:
+        return jnp.result_type(complex)
+    return jnp.result_type(dtype, jnp.complex64)
+
+
+def haar_unitary(key: jax.Array, shape: tuple[int, ...], dtype: Any = None) -> jax.Array:
+    """Haar-distributed unitary matrices of shape ``(..., n, n)`` (QR of Gaussians, phases fixed)."""
+    cdt = _complex_dtype(dtype)
+    rdt = jnp.finfo(cdt).dtype
+    kr, ki = jax.random.split(key)
+    z = (jax.random.normal(kr, shape, rdt) + 1j * jax.random.normal(ki, shape, rdt)).astype(cdt)
+    q, r = jnp.linalg.qr(z)
+    d = jnp.diagonal(r, axis1=-2, axis2=-1)
+    ph = d / jnp.where(jnp.abs(d) > 0, jnp.abs(d), 1.0)
+    return q * ph[..., None, :]
+
+
+def polar_factor(a: jax.Array) -> jax.Array:
+    """Unitary polar factor ``U V^H`` of ``A = U S V^H`` (the closest unitary matrix), batched."""
+    u, _, vh = jnp.linalg.svd(a, full_matrices=False)
+    return u @ vh
+
+
+def _qr_pos(a: jax.Array) -> jax.Array:
+    q, r = jnp.linalg.qr(a)
+    d = jnp.diagonal(r, axis1=-2, axis2=-1)
+    ph = d / jnp.where(jnp.abs(d) > 0, jnp.abs(d), 1.0)
+    return q * ph[..., None, :]
+
+
+class _UnitaryBase(AbstractManifold):
+    """Shared implementation over arrays ``(..., n, n)``."""
+
+    @property
+    def _n(self) -> int:  # block size
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def _check_retraction(self):
+        if self.retraction not in _RETRACTIONS:
+            raise ValueError(f"retraction: expected one of {_RETRACTIONS}, got {self.retraction!r}")
+
+    # tangent vectors are ambient matrices Omega X
+    def proj(self, x, g):
+        return skew(g @ ct(x)) @ x
+
+    def generator(self, x, v):
+        """Right-trivialised tangent vector ``Omega = skew(V X^H)`` (skew-Hermitian)."""
+        return skew(v @ ct(x))
+
+    def lie_gradient(self, x, egrad):
+        """The spec's Lie-algebra gradient ``G~ = G X^H - X G^H`` (= 2 skew(G X^H)) per block."""
+        return 2.0 * skew(egrad @ ct(x))
+
+    def transport(self, x, y, v):
+        return skew(v @ ct(x)) @ y
+
+    def retract(self, x, v):
+        return self.curve(x, v)(jnp.ones((), jnp.real(x).dtype))
+
+    def curve(self, x, v) -> Callable[[jax.Array], jax.Array]:
+        omega = skew(v @ ct(x))
+        n = self._n
+        if n == 1:  # blocks of size 1: phases; all retractions reduce to elementwise maps
+            w = omega  # purely imaginary 1x1
+            if self.retraction in ("exp", "expm"):
+                return lambda t: jnp.exp(t * w) * x
+            if self.retraction == "cayley":
+                return lambda t: (1 + 0.5 * t * w) / (1 - 0.5 * t * w) * x
+            return lambda t: (x + t * w * x) / jnp.abs(x + t * w * x)
+        eye = jnp.eye(n, dtype=x.dtype)
+        if self.retraction == "exp":
+            lam, wv = jnp.linalg.eigh(1j * omega)  # j Omega is Hermitian
+            wvh = ct(wv)
+
+            def _exp(t):
+                ph = jnp.exp(-1j * (t * lam)).astype(x.dtype)
+                return (wv * ph[..., None, :]) @ (wvh @ x)
+
+            return _exp
+        if self.retraction == "expm":
+            return lambda t: jax.scipy.linalg.expm(t * omega) @ x
+        if self.retraction == "cayley":
+            return lambda t: jnp.linalg.solve(eye - 0.5 * t * omega, (eye + 0.5 * t * omega) @ x)
+        if self.retraction == "qr":
+            return lambda t: _qr_pos(x + t * (omega @ x))
+        return lambda t: polar_factor(x + t * (omega @ x))
+
+    def random_point(self, key, dtype=None):
+        return haar_unitary(key, self.shape, dtype)
+
+    def identity(self, dtype=None):
+        """The identity point (every block ``I``)."""
+        cdt = _complex_dtype(dtype)
+        return jnp.broadcast_to(jnp.eye(self._n, dtype=cdt), self.shape)
+
+    def distance_to_manifold(self, x):
+        return jnp.max(jnp.abs(ct(x) @ x - jnp.eye(x.shape[-1], dtype=x.dtype)))
+
+    def closest_point(self, x):
+        return polar_factor(x)
+
+
+class UnitaryGroup(_UnitaryBase):
+    """The unitary group ``U(n)``: points ``(n, n)`` with ``X^H X = I``.
+
+    Args:
+        n: matrix size.
+        retraction: ``"exp"`` (default), ``"expm"``, ``"cayley"``, ``"qr"`` or ``"polar"`` (see the module
+            docstring).
+    """
+
+    n: int = eqx.field(static=True)
+    retraction: str = eqx.field(static=True, default="exp")
+
+    def __check_init__(self):
+        if int(self.n) < 1:
+            raise ValueError(f"n: expected a positive integer, got {self.n}")
+        self._check_retraction()
+
+    @property
+    def _n(self):
+        return self.n
+
+    @property
+    def shape(self):
+        return (self.n, self.n)
+
+
+class BlockUnitary(_UnitaryBase):
+    """Block-diagonal unitary matrices ``blkdiag(X_1..X_G)``, ``X_g in U(L)``, stored as ``(G, L, L)``.
+
+    ``L = 1`` is the complex circle (D-RIS) and ``G = 1`` the unitary group (fully connected BD-RIS).
+
+    Args:
+        n_blocks: number of groups ``G``.
+        block_size: group size ``L``.
+        retraction: as :class:`UnitaryGroup`.
+    """
+
+    n_blocks: int = eqx.field(static=True)
+    block_size: int = eqx.field(static=True)
+    retraction: str = eqx.field(static=True, default="exp")
+
+    def __check_init__(self):
+        if int(self.n_blocks) < 1:
+            raise ValueError(f"n_blocks: expected a positive integer, got {self.n_blocks}")
+        if int(self.block_size) < 1:
+            raise ValueError(f"block_size: expected a positive integer, got {self.block_size}")
+        self._check_retraction()
+
+    @property
+    def _n(self):
+        return self.block_size
+
+    @property
+    def shape(self):
+        return (self.n_blocks, self.block_size, self.block_size)
+
+    def to_dense(self, x):
+        """The ``(G L) x (G L)`` block-diagonal matrix (for checks and small problems only)."""
+        return jax.scipy.linalg.block_diag(*[x[g] for g in range(self.n_blocks)])
