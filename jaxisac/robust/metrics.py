@@ -16,6 +16,8 @@ from jaxisac.core.validation import check_array, check_positive
 from jaxisac.kernels import robust as _k
 from jaxisac.scenarios.arrays import ula_steering
 
+_f_value_jit = jax.jit(_k.f_value)
+
 __all__ = [
     "mui",
     "per_user_mui",
@@ -43,10 +45,22 @@ def _hxs(H, X, S):
     return H.astype(dt), X.astype(dt), S.astype(dt)
 
 
+@jax.jit
+def _per_user_mui(H, X, S):
+    return jnp.sum(jnp.abs(H @ X - S) ** 2, axis=-1)
+
+
+@jax.jit
+def _sinr(H, X, S, n0):
+    L = S.shape[-1]
+    sig = jnp.sum(jnp.abs(S) ** 2, axis=-1) / L
+    return sig / (_per_user_mui(H, X, S) / L + n0)
+
+
 def per_user_mui(H: Any, X: Any, S: Any) -> jax.Array:
     """Per-user MUI energy ``||h_k^T X - s_k||^2``, shape ``(K,)``."""
     H, X, S = _hxs(H, X, S)
-    return jnp.sum(jnp.abs(H @ X - S) ** 2, axis=-1)
+    return _per_user_mui(H, X, S)
 
 
 def mui(H: Any, X: Any, S: Any) -> jax.Array:
@@ -58,14 +72,17 @@ def sinr(H: Any, X: Any, S: Any, noise_var: Any) -> jax.Array:
     """Per-user SINR (4): ``(sum_l |s_kl|^2 / L) / (sum_l |h_k^T x_l - s_kl|^2 / L + N0)``, shape ``(K,)``."""
     H, X, S = _hxs(H, X, S)
     n0 = check_positive(noise_var, "noise_var", strict=False)
-    L = S.shape[-1]
-    sig = jnp.sum(jnp.abs(S) ** 2, axis=-1) / L
-    return sig / (jnp.sum(jnp.abs(H @ X - S) ** 2, axis=-1) / L + n0)
+    return _sinr(H, X, S, n0.astype(jnp.finfo(H.dtype).dtype))
 
 
 def aasr(H: Any, X: Any, S: Any, noise_var: Any) -> jax.Array:
     """Average achievable sum-rate (3), ``(1/K) sum_k log2(1 + SINR_k)`` in bps/Hz/user."""
-    return jnp.mean(jnp.log2(1 + sinr(H, X, S, noise_var)), axis=-1)
+    return _mean_log2(sinr(H, X, S, noise_var))
+
+
+@jax.jit
+def _mean_log2(g):
+    return jnp.mean(jnp.log2(1 + g), axis=-1)
 
 
 def beampattern(R: Any, angles: Any, *, spacing: float = 0.5) -> jax.Array:
@@ -80,6 +97,16 @@ def covariance_error(X: Any, R: Any) -> jax.Array:
     X = check_array(X, "X", ndim=2, kind="complex")
     R = check_array(R, "R", shape=(X.shape[0], X.shape[0]), kind="complex")
     return jnp.linalg.norm(X @ ct(X) / X.shape[1] - R)
+
+
+@jax.jit
+def _pd_kernel(X, a, n0, amplitude, pfa):
+    rd = jnp.finfo(X.dtype).dtype
+    Rx = X @ ct(X) / X.shape[1]
+    g = jnp.abs(jnp.conj(a) @ Rx @ a)
+    delta = (amplitude**2) * g**2 / n0
+    thr = -2.0 * jnp.log(pfa)  # chi2(2) quantile of 1 - pfa
+    return _marcum_q1_sq(delta.astype(rd), thr.astype(rd))
 
 
 def _marcum_q1_sq(delta, x, terms: int = 1024):
@@ -103,11 +130,7 @@ def detection_probability(X: Any, angle: Any, noise_var: Any, *, pfa: float = 1e
     n0 = check_positive(noise_var, "noise_var")
     rd = jnp.finfo(X.dtype).dtype
     a = ula_steering(X.shape[0], jnp.asarray(angle, rd), reference="centre", dtype=X.dtype)
-    Rx = X @ ct(X) / X.shape[1]
-    g = jnp.abs(jnp.conj(a) @ Rx @ a)
-    delta = (amplitude**2) * g**2 / n0.astype(rd)
-    thr = -2.0 * jnp.log(jnp.asarray(pfa, rd))  # chi2(2) quantile of 1 - pfa
-    return _marcum_q1_sq(delta.astype(rd), thr)
+    return _pd_kernel(X, a, n0.astype(rd), jnp.asarray(amplitude, rd), jnp.asarray(pfa, rd))
 
 
 def value_function(H: Any, S: Any, R: Any) -> jax.Array:
@@ -116,7 +139,7 @@ def value_function(H: Any, S: Any, R: Any) -> jax.Array:
     S = check_array(S, "S", shape=(H.shape[0], None), kind="complex")
     R = check_array(R, "R", shape=(H.shape[1], H.shape[1]), kind="complex")
     dt = jnp.result_type(H.dtype, S.dtype, R.dtype)
-    return _k.f_value(H.astype(dt), S.astype(dt), R.astype(dt))
+    return _f_value_jit(H.astype(dt), S.astype(dt), R.astype(dt))
 
 
 def upper_bound(H: Any, Xbar: Any, S: Any) -> jax.Array:

@@ -8,6 +8,7 @@ Symbols are QPSK (phase offset pi/4) scaled so that ``|s|^2 = symbol_power`` (de
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import equinox as eqx
@@ -109,6 +110,13 @@ def make_scenario(
         raise ValueError(f"n_users/n_antennas/frame: expected K <= N <= L, got {n_users}, {n_antennas}, {frame}")
     check_positive(power, "power")
     check_positive(epsilon, "epsilon", strict=False)
+    if X_s is not None:
+        X_s = check_array(X_s, "X_s", shape=(n_antennas, frame), kind="complex").astype(dtype)
+    return _build(key, n_antennas, n_users, frame, float(power), float(snr_db), float(epsilon), dist, X_s, jnp.dtype(dtype))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6, 7, 9))
+def _build(key, n_antennas, n_users, frame, power, snr_db, epsilon, dist, X_s, dtype):
     rd = jnp.finfo(dtype).dtype
     kh, kb, ks, kr, kx = jax.random.split(key, 5)
     H_ref = scattering_channel(kh, n_users, n_antennas, dtype=dtype)
@@ -119,8 +127,6 @@ def make_scenario(
         R0 = Z @ ct(Z) / n_antennas + 0.2 * jnp.eye(n_antennas, dtype=dtype)
         R0 = R0 * (power / jnp.real(jnp.trace(R0)))
         X_s = random_sensing_waveform(kx, R0, frame)
-    else:
-        X_s = check_array(X_s, "X_s", shape=(n_antennas, frame), kind="complex").astype(dtype)
     R = X_s @ ct(X_s) / frame
     R = 0.5 * (R + ct(R))
     n0 = power / 10 ** (snr_db / 10)

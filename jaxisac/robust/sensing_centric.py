@@ -19,6 +19,11 @@ import jax.numpy as jnp
 from jaxisac.core.validation import check_array, check_hermitian, check_positive, is_concrete
 from jaxisac.kernels import robust as _k
 
+_sc_jit = jax.jit(_k.sc_closed_form)
+_remedy_jit = jax.jit(_k.remedy_exact)
+_prop8_jit = jax.jit(_k.remedy_prop8, static_argnums=(6, 7))
+_m2_jit = jax.jit(_k.method2_waveform)
+
 __all__ = [
     "cholesky_factor",
     "sensing_centric_waveform",
@@ -65,7 +70,7 @@ def sensing_centric_waveform(H: Any, S: Any, R: Any) -> jax.Array:
         ``X (N, L)`` with ``X X^H = L R``; complex dtype of the inputs.
     """
     H, S, F = _common(H, S, R)
-    return _k.sc_closed_form(H, S, F)
+    return _sc_jit(H, S, F)
 
 
 def remedy_waveform(
@@ -87,10 +92,10 @@ def remedy_waveform(
     sqL = jnp.sqrt(jnp.asarray(L, jnp.finfo(S.dtype).dtype))
     Abar = jax.scipy.linalg.solve_triangular(F, Xn, lower=True) / sqL
     if method == "exact":
-        A = _k.remedy_exact(Hs, S, F, Abar)
+        A = _remedy_jit(Hs, S, F, Abar)
     else:
         check_positive(alpha, "alpha")
-        A, _, _ = _k.remedy_prop8(Hs, S, F, Abar, alpha, tol, int(max_steps), projection)
+        A, _, _ = _prop8_jit(Hs, S, F, Abar, alpha, tol, int(max_steps), projection)
     return sqL * (F @ A)
 
 
@@ -99,4 +104,4 @@ def method2_step(H_star: Any, S: Any, R: Any, X_nominal: Any, *, alpha: float = 
     Hs, S, F = _common(H_star, S, R, "H_star")
     check_positive(alpha, "alpha")
     Xn = check_array(X_nominal, "X_nominal", shape=(F.shape[0], S.shape[1]), kind="complex").astype(S.dtype)
-    return _k.method2_waveform(Hs, S, F, Xn, alpha)
+    return _m2_jit(Hs, S, F, Xn, alpha)

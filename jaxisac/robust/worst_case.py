@@ -15,6 +15,7 @@ that of the regular branch's formula and should not be trusted.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import equinox as eqx
@@ -119,10 +120,16 @@ def worst_case(
     if method not in ("trs", "paper"):
         raise ValueError(f"method: expected 'trs' or 'paper', got {method!r}")
     X, S, Hb, radius = _prepare(X, S, H_nominal, theta, budget)
+    steps = (60 if method == "trs" else 100) if max_steps is None else int(max_steps)
+    return _worst_case_impl(X, S, Hb, radius, method, float(tol), steps)
+
+
+@functools.partial(jax.jit, static_argnums=(4, 5, 6))
+def _worst_case_impl(X, S, Hb, radius, method, tol, max_steps):
     if method == "trs":
-        solve_fn = lambda p: _solve_trs(p, 60 if max_steps is None else int(max_steps))
+        solve_fn = lambda p: _solve_trs(p, max_steps)
     else:
-        solve_fn = lambda p: _solve_paper(p, tol, 100 if max_steps is None else int(max_steps))
+        solve_fn = lambda p: _solve_paper(p, tol, max_steps)
     H, lam, aux = implicit_solution(solve_fn, _residual)((X, S, Hb, radius))
     value = jnp.sum(jnp.abs(H @ X - S) ** 2)
     aux = jax.lax.stop_gradient(aux)
