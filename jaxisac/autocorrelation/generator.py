@@ -16,6 +16,7 @@ Two entry points:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import equinox as eqx
@@ -99,19 +100,29 @@ def make_drop(
         dtype: complex dtype of the channel (default: JAX's default complex).
     """
     b = _check_bits(bits)
+    if int(n_patterns) < 1 or int(nx) < 1 or int(nz) < 1 or int(n_samples) < 1:
+        raise ValueError(f"n_patterns, nx, nz, n_samples: expected positive integers, got {n_patterns}, {nx}, {nz}, {n_samples}")
     cdtype = jnp.dtype(dtype) if dtype is not None else jnp.result_type(complex)
+    if not jnp.issubdtype(cdtype, jnp.complexfloating):
+        raise ValueError(f"dtype: expected a complex dtype, got {cdtype}")
+    return _make_drop(key, jnp.asarray(p0), jnp.asarray(sigma2), int(n_patterns), b, int(nx), int(nz), int(n_samples), cdtype)
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6, 7, 8))
+def _make_drop(key, p0, sigma2, n_patterns, b, nx, nz, n_samples, cdtype):
     rd = jnp.finfo(cdtype).dtype
+    p0 = p0.astype(rd)
+    sigma2 = sigma2.astype(rd)
     k_user, k_g, k_hr, k_hd, k_v, k_z = jax.random.split(key, 6)
-    n_irs = int(nx) * int(nz)
+    n_irs = nx * nz
     user_xy = jax.random.uniform(k_user, (2,), rd, 0.0, 10.0)
     g_t = jax.random.normal(k_g, (n_irs,), cdtype)
     hr_t = jax.random.normal(k_hr, (n_irs,), cdtype)
     hd_t = jax.random.normal(k_hd, (), cdtype)
     hbar = channel_from_draws(user_xy, g_t, hr_t, hd_t, nx, nz)
-
     V = training_patterns(k_v, n_patterns, n_irs + 1, b, dtype=cdtype)
     p = received_power(V, hbar, p0)
-    q = measure_power(k_z, V, hbar, p0=p0, sigma2=sigma2, n_samples=n_samples) if sigma2 > 0 else p
+    q = measure_power(k_z, V, hbar, p0=p0, sigma2=sigma2, n_samples=n_samples)
     return Drop(hbar=hbar, V=V, p=p, q=q, user=jnp.concatenate([user_xy, jnp.zeros((1,), rd)]))
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..core.validation import check_array, check_positive, is_concrete
 from ..kernels import autocorrelation as _k
@@ -95,7 +96,7 @@ def _check_patterns(V: Any, name: str = "V") -> jax.Array:
     if V.shape[1] < 2:
         raise ValueError(f"{name}: expected patterns of length N >= 2 (IRS elements + direct path), got {V.shape}")
     if is_concrete(V):
-        dev = float(jnp.max(jnp.abs(jnp.abs(V) - 1.0)))
+        dev = float(np.max(np.abs(np.abs(np.asarray(V)) - 1.0)))
         if dev > 1e-4:
             raise ValueError(f"{name}: expected unit-modulus reflection coefficients, max | |v| - 1 | = {dev:.3g}")
     return V

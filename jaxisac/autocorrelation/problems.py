@@ -7,6 +7,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..core.validation import check_array, check_positive, is_concrete
 from .model import _check_patterns
@@ -37,7 +38,7 @@ class PowerMeasurements(eqx.Module):
         V = _check_patterns(V)
         rd = _real_dtype(V)
         p = check_array(p, "p", shape=(V.shape[0],), kind="real").astype(rd)
-        if is_concrete(p) and bool(jnp.any(p < 0)):
+        if is_concrete(p) and bool(np.any(np.asarray(p) < 0)):
             raise ValueError("p: expected non-negative powers")
         self.V = V
         self.p = p
@@ -73,7 +74,7 @@ class RobustMeasurements(eqx.Module):
         rd = _real_dtype(V)
         lower = check_array(lower, "lower", shape=(V.shape[0],), kind="real").astype(rd)
         upper = lower if upper is None else check_array(upper, "upper", shape=(V.shape[0],), kind="real").astype(rd)
-        if is_concrete(lower) and is_concrete(upper) and bool(jnp.any(upper < lower)):
+        if is_concrete(lower) and is_concrete(upper) and bool(np.any(np.asarray(upper) < np.asarray(lower))):
             raise ValueError("upper: expected upper >= lower entrywise")
         self.V = V
         self.lower = lower
