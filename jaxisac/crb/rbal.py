@@ -1,0 +1,239 @@
+"""R-BAL (Algorithm 1, corrected) with the full pipeline of spec §3.4 and an optional Newton polish."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from ..core.solution import Solution, Status
+from ..core.solve import AbstractSolver
+from ..kernels import crb as K_
+from .problem import ExtendedTargetCRB
+
+__all__ = ["RBAL", "CRBBeamformers", "Branch"]
+
+
+class Branch:
+    """Codes of ``Solution.stats["branch"]``: which part of the pipeline produced the answer."""
+
+    RBAL = 0  #: R-BAL iterations (converged to the stopping tolerance)
+    INFEASIBLE = 1  #: feasibility test (P_low >= P_T), no iterations
+    THM4 = 2  #: Theorem 4(b) degenerate closed form, no iterations
+    LOWDIN = 3  #: isotropic (Löwdin) certificate, no iterations
+    NEWTON = 4  #: R-BAL to a loose tolerance, then Newton on the KKT system, certified
+
+
+class CRBBeamformers(eqx.Module):
+    """Solution value of the extended-target CRB problem.
+
+    Attributes:
+        W: (N_t, K) complex user beamformers (column k is w_k).
+        W_aux: (N_t, N_t) complex Hermitian sensing precoder (``None`` when the solver has ``aux=False``).
+        reduced: :class:`jaxisac.kernels.crb.RBALIterate`, the reduced primal-dual state (K x K
+            blocks in the basis U~ = QR(H)); pass the whole value as ``init=`` to warm-start a
+            neighbouring instance with the same channels (e.g. a Gamma or P_T continuation).
+    """
+
+    W: jax.Array
+    W_aux: jax.Array | None
+    reduced: K_.RBALIterate
+
+
+class _State(NamedTuple):
+    data: K_.RBALData
+    it: K_.RBALIterate
+    tau: jax.Array
+    mode: jax.Array  # Branch code of the pre-tests (0: iterate)
+    phase: jax.Array  # 0: R-BAL, 1: Newton polish
+    z: jax.Array  # KKT point (K^2 + 2K,)
+    fnorm: jax.Array
+    n_newton: jax.Array
+    rp: jax.Array
+    du: jax.Array
+    converged: jax.Array
+    p_low: jax.Array
+    t: jax.Array  # iterations so far
+    last_try: jax.Array  # iteration of the last Newton attempt
+
+
+def _default_tol(dtype):
+    return 1e-9 if jnp.finfo(dtype).bits == 64 else 1e-4
+
+
+class RBAL(AbstractSolver):
+    """Reduced balanced augmented Lagrangian (Zhao et al., Algorithm 1 with line 6 corrected).
+
+    Pipeline (spec §3.4), per instance: feasibility fixed point (4) -> ``Status.INFEASIBLE``;
+    Theorem 4 test (12) -> closed form; Löwdin isotropic certificate -> closed form; otherwise R-BAL
+    on (14) in K x K blocks (per-iteration cost O(K^4), independent of N_t); then the rank-one
+    recovery of Theorem 3. All pre-tests are decided before the first step (0 iterations).
+
+    Args:
+        tau0: step size in units of (P_T/N_t)^3 (tau = tau0 (P_T/N_t)^3; spec §3.3).
+        tol: stopping tolerance on ||D u - b|| / (1 + sigma^2 sqrt(K)) and on the iterate change
+            ||u+ - u|| / (1 + ||Y||_F) (``None``: 1e-9 in float64, 1e-4 in float32).
+        delta: regulariser of D D^H (1e-4; immaterial, D has full row rank).
+        max_steps: iteration cap (``Status.MAX_STEPS`` beyond it).
+        polish: after R-BAL reaches ``polish_tol`` with all SINR multipliers positive (the generic
+            active regime), run Newton on the K^2 + 2K KKT system of spec §2.9; the Newton root is
+            accepted only with a certificate (mu > 0, p > 0, B~ > 0: then it is the global optimum);
+            otherwise R-BAL resumes to ``tol``. ``polish=False`` is the paper's algorithm.
+        polish_tol, polish_every, mu_ratio, newton_steps, newton_tol: a Newton attempt starts when
+            the residuals reach ``polish_tol`` (relative, as ``tol``) or ``polish_every`` iterations
+            after the last attempt, provided min(mu)/max(mu) > ``mu_ratio``; it is given up after
+            ``newton_steps`` damped steps (R-BAL resumes from where it was); a root is accepted at a
+            scaled KKT residual <= ``newton_tol`` (``None``: 1e-10 in float64, 1e-4 in float32).
+        tau_decay, tau0_min: after each failed Newton attempt (the regime is then strongly active,
+            where small steps are best, spec §9.4) tau <- max(tau * tau_decay, tau0_min (P_T/N_t)^3).
+            ``tau_decay = 1`` keeps tau fixed. Without ``polish`` tau is always fixed.
+        printed_sign: use the paper's printed line 6 (Z~ = Z - tau Omega_2), which does not converge
+            (spec A1; kept for the reproduction of T7 only).
+        aux: compute the N_t x N_t ``W_aux`` (O(N_t^2 K) memory per instance).
+
+    Differentiation: ``jaxisac.solve(..., unroll=True)`` differentiates through a fixed number of
+    iterations (use ``polish=False`` there); the proximal maps carry Daleckii-Krein JVPs that stay
+    finite at repeated eigenvalues, so the unrolled map is differentiable from the isotropic start.
+    The closed-form branches (Thm 4, Löwdin) are differentiable maps of the data but their choice is
+    not (a switch). For derivatives of the optimum use :func:`jaxisac.crb.optimal_crb` (envelope
+    theorem, every branch) and :func:`jaxisac.crb.optimal_solution` (implicit function theorem on
+    the KKT system; NaN tangents, flagged, at the isotropic/degenerate/weakly active branches where
+    that system is singular).
+    """
+
+    tau0: float = 0.1
+    tol: float | None = None
+    delta: float = 1e-4
+    max_steps: int = 20000
+    polish: bool = eqx.field(default=True, static=True)
+    polish_tol: float = 1e-4
+    mu_ratio: float = 1e-3
+    newton_steps: int = 10
+    polish_every: int = 100
+    tau_decay: float = 0.5
+    tau0_min: float = 0.01
+    newton_tol: float | None = None
+    printed_sign: bool = eqx.field(default=False, static=True)
+    aux: bool = eqx.field(default=True, static=True)
+    feas_max_iter: int = eqx.field(default=20000, static=True)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _tols(self, rdt):
+        tol = _default_tol(rdt) if self.tol is None else self.tol
+        ntol = (1e-10 if jnp.finfo(rdt).bits == 64 else 1e-4) if self.newton_tol is None else self.newton_tol
+        return jnp.asarray(tol, rdt), jnp.asarray(ntol, rdt)
+
+    def init(self, problem: ExtendedTargetCRB, init):
+        rdt = problem.power.dtype
+        cdt = problem.channels.dtype
+        k, n_t = problem.k, problem.n_t
+        rho = 1 + 1 / problem.sinr_targets
+        P, s2 = problem.power, problem.noise_var
+        _, data = K_.preprocess(problem.H, rho, s2, P, self.delta)
+        feas_tol = 1e-13 if jnp.finfo(rdt).bits == 64 else 1e-6
+        p_low, infeasible, _ = K_.feasibility_fixed_point(data.Ht, rho, s2, P, feas_tol, self.feas_max_iter)
+        t4, X4 = K_.thm4_closed_form(data.Ht, rho, s2, P, n_t)
+        lw, XL = K_.lowdin_closed_form(data.Ht, rho, s2, P, n_t)
+        mode = jnp.where(infeasible, Branch.INFEASIBLE, jnp.where(t4, Branch.THM4, jnp.where(lw, Branch.LOWDIN, Branch.RBAL)))
+        mode = mode.astype(jnp.int32)
+        eye = jnp.eye(k, dtype=cdt)
+        if init is None:
+            it = K_.RBALIterate(
+                jnp.zeros((k, k, k), cdt), (P / n_t).astype(cdt) * eye, (P / n_t).astype(cdt) * eye,
+                jnp.zeros((k,), rdt), jnp.zeros((k, k), cdt), jnp.zeros((k, k), cdt),
+            )
+        else:
+            red = init.reduced if isinstance(init, CRBBeamformers) else init
+            it = K_.RBALIterate(*(jnp.asarray(a, cdt if jnp.iscomplexobj(a) else rdt) for a in red))
+        Xcf = jnp.where(mode == Branch.THM4, X4, jnp.where(mode == Branch.LOWDIN, XL, jnp.zeros_like(XL)))
+        it = it._replace(X=jnp.where(mode == Branch.RBAL, it.X, Xcf), mu=jnp.where(mode == Branch.RBAL, it.mu, 0))
+        tau = (self.tau0 * (P / n_t) ** 3).astype(rdt)
+        zero = jnp.zeros((), rdt)
+        return _State(
+            data=data, it=it, tau=tau, mode=mode, phase=jnp.zeros((), jnp.int32),
+            z=jnp.zeros((k * k + 2 * k,), rdt), fnorm=jnp.asarray(jnp.finfo(rdt).max, rdt), n_newton=jnp.zeros((), jnp.int32),
+            rp=jnp.asarray(jnp.finfo(rdt).max, rdt), du=jnp.asarray(jnp.finfo(rdt).max, rdt), converged=jnp.asarray(False), p_low=p_low,
+            t=jnp.zeros((), jnp.int32), last_try=jnp.zeros((), jnp.int32),
+        )
+
+    def _bal(self, problem, s: _State) -> _State:
+        d = s.data
+        rdt = s.tau.dtype
+        k = problem.k
+        tol, _ = self._tols(rdt)
+        new = K_.rbal_step(s.it, d, s.tau, -1.0 if self.printed_sign else 1.0)
+        r, R1, R2 = K_.rbal_residuals(new, d)
+        rp = jnp.sqrt(jnp.sum(r**2) + jnp.sum(jnp.abs(R1) ** 2) + jnp.sum(jnp.abs(R2) ** 2))
+        du = jnp.sqrt(sum(jnp.sum(jnp.abs(a - b) ** 2) for a, b in zip(new[:3], s.it[:3])))
+        ynorm = jnp.sqrt(jnp.sum(jnp.abs(new.Y) ** 2))
+        # a floor at the rounding level of the SINR rows (spec §7.5) so float32 runs can stop
+        rows = jnp.sqrt(jnp.sum((d.rho * K_._quad_stack(d.Ht, new.X)) ** 2))
+        floor = 32 * jnp.finfo(rdt).eps * (rows + ynorm)
+        sp = 1 + d.sigma2 * jnp.sqrt(jnp.asarray(k, rdt))
+        sd = 1 + ynorm
+        conv = (rp <= tol * sp + floor) & (du <= tol * sd + floor)
+        s = s._replace(it=new, rp=rp, du=du, converged=conv)
+        if self.polish:
+            mu = -new.mu
+            active = (jnp.max(mu) > 0) & (jnp.min(mu) > self.mu_ratio * jnp.max(mu))
+            close = (rp <= self.polish_tol * sp) & (du <= self.polish_tol * sd)
+            due = s.t + 1 - s.last_try >= self.polish_every
+            go = (s.phase == 0) & ~conv & active & (close | due)
+            s = s._replace(
+                phase=jnp.where(go, 1, s.phase).astype(jnp.int32),
+                n_newton=jnp.zeros((), jnp.int32), last_try=jnp.where(go, s.t + 1, s.last_try),
+            )
+        return s._replace(t=s.t + 1)
+
+    def _newton(self, problem, s: _State) -> _State:
+        d = s.data
+        _, ntol = self._tols(s.tau.dtype)
+        z0 = jnp.where(s.n_newton == 0, K_.kkt_point_from_bal(s.it, d.Ht, d.rho, d.sigma2, d.P, d.c), s.z)
+        z0 = jnp.where(jnp.all(jnp.isfinite(z0)), z0, jnp.zeros_like(z0))
+        zn, fn = K_.kkt_newton_step(z0, d.Ht, d.rho, d.sigma2, d.P, d.c)
+        finite = jnp.all(jnp.isfinite(zn)) & jnp.isfinite(fn)
+        zn = jnp.where(finite, zn, z0)
+        fn = jnp.where(finite, fn, jnp.asarray(jnp.finfo(fn.dtype).max, fn.dtype))
+        ok, _ = K_.kkt_certificate(zn, d.Ht, d.rho, d.sigma2, d.P, d.c)
+        done = finite & (fn <= ntol) & ok
+        n = s.n_newton + 1
+        fail = ~done & (~finite | (n >= self.newton_steps) | ((fn <= ntol) & ~ok))
+        # a failed attempt hands back to R-BAL (phase 0: retried every ``polish_every`` iterations)
+        # and, as the regime is then strongly active, shrinks tau (spec §9.4: best tau0 ~ 0.01 there)
+        tau_min = (self.tau0_min * (d.P / problem.n_t) ** 3).astype(s.tau.dtype)
+        tau = jnp.where(fail, jnp.maximum(s.tau * self.tau_decay, tau_min), s.tau)
+        return s._replace(
+            z=zn, fnorm=fn, n_newton=n, converged=done, phase=jnp.where(fail, 0, s.phase).astype(jnp.int32), tau=tau
+        )
+
+    def step(self, problem, state: _State) -> _State:
+        if not self.polish:
+            return self._bal(problem, state)
+        return jax.lax.cond(state.phase == 1, lambda s: self._newton(problem, s), lambda s: self._bal(problem, s), state)
+
+    def terminate(self, problem, state: _State):
+        done = (state.mode != Branch.RBAL) | state.converged
+        status = jnp.where(state.mode == Branch.INFEASIBLE, Status.INFEASIBLE(), Status.SUCCESS())
+        return done, status
+
+    def postprocess(self, problem, state: _State, result, stats):
+        d = state.data
+        newton = (state.mode == Branch.RBAL) & (state.phase == 1) & state.converged
+        ok, Xn = K_.kkt_certificate(state.z, d.Ht, d.rho, d.sigma2, d.P, d.c)
+        X = jnp.where(newton, Xn, state.it.X)
+        mu_kkt = jnp.where(newton, state.z[problem.k**2 : problem.k**2 + problem.k], -state.it.mu)
+        it = state.it._replace(X=X, mu=-mu_kkt)
+        Ut, _ = jnp.linalg.qr(problem.H)
+        W, Waux = K_.recover_beams(Ut, d.Ht, X, d.P, d.c, aux=self.aux)
+        R = jnp.sum(X, axis=0)
+        obj = K_.reduced_objective(R, d.c, d.P)
+        obj = jnp.where(state.mode == Branch.INFEASIBLE, jnp.asarray(jnp.inf, obj.dtype), obj)
+        branch = jnp.where(newton, Branch.NEWTON, state.mode).astype(jnp.int32)
+        stats = dict(stats)
+        stats.update(
+            branch=branch, mu=mu_kkt, p_low=state.p_low, primal_residual=state.rp, change=state.du,
+            kkt_residual=state.fnorm, newton_steps=state.n_newton, theta=(d.P - jnp.real(jnp.trace(R))) / d.c,
+        )
+        return Solution(value=CRBBeamformers(W, Waux, it), objective=obj, result=result, stats=stats)

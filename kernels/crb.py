@@ -1,0 +1,560 @@
+"""Hot loops of the extended-target CRB system (seed 001): pure functions, arrays in and out.
+
+Everything here acts on ONE instance (``vmap`` batches it) in the reduced K-dimensional coordinates
+of the low-dimensional reformulation (spec §2.4):
+
+* ``H`` (N_t, K) complex: column k is the channel h_k; ``Ut`` (N_t, K) an orthonormal basis of
+  range(H) (thin QR); ``Ht = Ut^H H`` (K, K), column k is h~_k; ``Q[k] = h~_k h~_k^H`` (K, K, K).
+* ``X`` (K, K, K) Hermitian PSD user covariances, ``Y, Z, Om1, Om2`` (K, K) Hermitian, ``mu`` (K,)
+  real BAL multipliers (``mu_KKT = -mu``).
+
+Units: powers (``P``, ``sigma2``, X, Y, Z) in the user's power unit (the spec's mW); ``tau`` in
+power^3 (spec §3.3: tau = tau0 (P/N_t)^3 makes the iteration unit-invariant).
+
+The three proximal maps are spectral functions applied through :func:`spectral_map`, whose custom
+JVP is the Daleckii-Krein formula with a guard for (near-)equal eigenvalues, so the unrolled R-BAL
+iteration can be differentiated even from the isotropic start (X = 0, Y = (P/N_t) I).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.linalg import cho_factor, cho_solve
+
+__all__ = [
+    "RBALData",
+    "RBALIterate",
+    "spectral_map",
+    "capped_simplex_values",
+    "cubic_prox_values",
+    "zprox_values",
+    "preprocess",
+    "rbal_step",
+    "rbal_residuals",
+    "reduced_objective",
+    "feasibility_fixed_point",
+    "thm4_closed_form",
+    "lowdin_closed_form",
+    "recover_beams",
+    "herm_to_real",
+    "real_to_herm",
+    "kkt_residual",
+    "kkt_point_from_bal",
+    "kkt_newton_step",
+    "kkt_certificate",
+    "BALData",
+    "BALIterate",
+    "bal_preprocess",
+    "bal_step",
+]
+
+
+def _ct(a):
+    return jnp.conj(jnp.swapaxes(a, -1, -2))
+
+
+def _herm(a):
+    return 0.5 * (a + _ct(a))
+
+
+@jax.custom_jvp
+def _inv(A):
+    """Matrix inverse whose JVP is -A^{-1} dA A^{-1} by matmuls (batches over many tangents far
+    better than the triangular-solve JVP of ``jnp.linalg.inv`` on CPU)."""
+    return jnp.linalg.inv(A)
+
+
+@_inv.defjvp
+def _inv_jvp(primals, tangents):
+    (A,), (dA,) = primals, tangents
+    Ai = jnp.linalg.inv(A)
+    return Ai, -Ai @ dA @ Ai
+
+
+# ----------------------------------------------------------------------------------------------
+# Spectral maps with a safe derivative
+# ----------------------------------------------------------------------------------------------
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def spectral_map(g, A, params):
+    """``U diag(g(lambda)) U^H`` for Hermitian ``A = U diag(lambda) U^H`` (batched over leading axes).
+
+    ``g(lam, params) -> (values, slopes)``: ``lam`` has the shape of the eigenvalue array of ``A``
+    (all batch members at once, so ``g`` may couple them, e.g. through a common threshold);
+    ``slopes`` are the partial derivatives with the coupling frozen (used as the limit of the
+    divided differences at equal eigenvalues). ``A`` must be Hermitian (symmetrise first).
+    """
+    lam, U = jnp.linalg.eigh(A)
+    val, _ = g(lam, params)
+    return (U * val[..., None, :].astype(U.dtype)) @ _ct(U)
+
+
+@spectral_map.defjvp
+def _spectral_map_jvp(g, primals, tangents):
+    A, params = primals
+    dA, dparams = tangents
+    lam, U = jnp.linalg.eigh(A)
+    dAt = _ct(U) @ _herm(dA) @ U
+    dlam = jnp.real(jnp.diagonal(dAt, axis1=-2, axis2=-1))
+    (val, slope), (dval, _) = jax.jvp(g, (lam, params), (dlam, dparams))
+    diff = lam[..., :, None] - lam[..., None, :]
+    num = val[..., :, None] - val[..., None, :]
+    scale = jnp.max(jnp.abs(lam), axis=-1, keepdims=True)[..., None] + jnp.finfo(lam.dtype).tiny
+    close = jnp.abs(diff) <= 64 * jnp.finfo(lam.dtype).eps * scale
+    gam = jnp.where(close, 0.5 * (slope[..., :, None] + slope[..., None, :]), num / jnp.where(close, 1, diff))
+    n = lam.shape[-1]
+    eye = jnp.eye(n, dtype=bool)
+    M = jnp.where(eye, dval[..., :, None].astype(U.dtype) * jnp.eye(n, dtype=U.dtype), gam.astype(U.dtype) * dAt)
+    out = (U * val[..., None, :].astype(U.dtype)) @ _ct(U)
+    return out, U @ M @ _ct(U)
+
+
+def capped_simplex_values(lam, cap):
+    """Project all entries of ``lam`` (any shape) onto {x >= 0, sum x <= cap} (spec §3.2 X-step).
+
+    Returns ``(x, slopes)`` with ``slopes = 1[lam > nu]`` (coupling through ``nu`` frozen).
+    """
+    flat = lam.reshape(-1)
+    n = flat.shape[0]
+    need = jnp.sum(jnp.maximum(flat, 0)) > cap
+    s = jnp.sort(flat)[::-1]
+    cs = jnp.cumsum(s)
+    j = jnp.arange(1, n + 1, dtype=lam.dtype)
+    cond = s - (cs - cap) / j > 0
+    m = jnp.maximum(jnp.sum(cond), 1)
+    nu = (cs[m - 1] - cap) / m.astype(lam.dtype)
+    nu = jnp.where(need, nu, jnp.zeros_like(nu))
+    return jnp.maximum(lam - nu, 0), (lam > nu).astype(lam.dtype)
+
+
+def cubic_prox_values(lam, tau, iters: int = 16):
+    """Positive root y of y^3 - lam y^2 - tau = 0 (prox of tau tr(Y^{-1}), Prop 3), elementwise.
+
+    Monotone Newton from an upper bound: max(lam, 0) + tau^(1/3) for lam >= 0, and
+    min(tau^(1/3), sqrt(tau/|lam|)) for lam < 0. Returns ``(y, dy/dlam)``.
+    """
+    t3 = jnp.cbrt(tau)
+    y = jnp.where(lam >= 0, lam + t3, jnp.minimum(t3, jnp.sqrt(tau / jnp.maximum(-lam, jnp.finfo(lam.dtype).tiny))))
+    for _ in range(iters):
+        h = y * y * (y - lam) - tau
+        dh = y * (3 * y - 2 * lam)
+        y = jnp.maximum(y - h / dh, 0.5 * y)
+    return y, y / (3 * y - 2 * lam)
+
+
+def _positive_cubic_root(m, a, b):
+    """The positive root t of m t^3 + a t - b = 0 (m > 0, b >= 0; unique), by a cancellation-free
+    Cardano form (trigonometric when there are three real roots) and two Newton corrections."""
+    p = a / m
+    q = -b / m
+    disc = 0.25 * q * q + p * p * p / 27
+    sq = jnp.sqrt(jnp.maximum(disc, 0))
+    u = jnp.cbrt(-0.5 * q + sq)
+    u = jnp.where(u > 0, u, jnp.finfo(u.dtype).tiny)
+    v = -p / (3 * u)
+    t_pos = -q / (u * u + v * v + p / 3)  # p >= 0: stable quotient form
+    t_neg = u + v  # p < 0, disc >= 0: both terms positive
+    r = jnp.sqrt(jnp.maximum(-p / 3, 0))
+    cosarg = jnp.clip(-0.5 * q / jnp.maximum(r * r * r, jnp.finfo(r.dtype).tiny), -1, 1)
+    t_trig = 2 * r * jnp.cos(jnp.arccos(cosarg) / 3)
+    t = jnp.where(disc >= 0, jnp.where(p >= 0, t_pos, t_neg), t_trig)
+    for _ in range(2):
+        gval = m * t**3 + a * t - b
+        dg = 3 * m * t * t + a
+        t = jnp.where(dg > 0, t - gval / jnp.where(dg > 0, dg, 1), t)
+    return jnp.maximum(t, 0)
+
+
+def zprox_values(lam, params):
+    """Z-prox eigenvalues (Prop 4, corrected A3): ``max(lam - nu, 0)``, nu >= 0 the unique root of
+    sqrt(nu) (P - sum max(lam - nu, 0)) = sqrt(tau) c. ``params = (tau, c, P)``; ``lam`` (K,).
+
+    Exact piecewise cubic: with the m largest eigenvalues active and t = sqrt(nu),
+    m t^3 + (P - S_m) t - sqrt(tau) c = 0 (one positive root, closed form); the piece whose interval
+    contains t^2 is selected. Returns ``(z, 1[lam > nu])``.
+    """
+    tau, c, P = params
+    n = lam.shape[-1]
+    dt = lam.dtype
+    s = jnp.sort(lam)[::-1]
+    S = jnp.concatenate([jnp.zeros((1,), dt), jnp.cumsum(s)])  # S_m, m = 0..n
+    m = jnp.arange(n + 1, dtype=dt)
+    a = P - S
+    b = jnp.sqrt(tau) * c
+    t = jnp.where(m == 0, b / P, _positive_cubic_root(jnp.maximum(m, 1), a, b))
+    nu = t * t
+    upper = jnp.concatenate([jnp.full((1,), jnp.inf, dt), s])  # piece m: nu in [s_{m+1}, s_m]
+    lower = jnp.concatenate([s, jnp.full((1,), -jnp.inf, dt)])
+    viol = jnp.maximum(lower - nu, 0) + jnp.maximum(nu - upper, 0)
+    pick = jnp.argmin(viol)
+    nu_star = nu[pick]
+    return jnp.maximum(lam - nu_star, 0), (lam > nu_star).astype(dt)
+
+
+def _proj_X(Xt, P):
+    return spectral_map(lambda l, p: capped_simplex_values(l, p), _herm(Xt), P)
+
+
+def _prox_Y(Yt, tau):
+    return spectral_map(lambda l, p: cubic_prox_values(l, p), _herm(Yt), tau)
+
+
+def _prox_Z(Zt, tau, c, P):
+    return spectral_map(lambda l, p: zprox_values(l, p), _herm(Zt), (tau, c, P))
+
+
+# ----------------------------------------------------------------------------------------------
+# Pre-processing and R-BAL
+# ----------------------------------------------------------------------------------------------
+
+
+class RBALData(NamedTuple):
+    """Constant data of the R-BAL iteration (one instance)."""
+
+    Ht: jax.Array  # (K, K) complex, column k = h~_k
+    Q: jax.Array  # (K, K, K) complex, Q[k] = h~_k h~_k^H
+    rho: jax.Array  # (K,) 1 + 1/Gamma
+    sigma2: jax.Array  # ()
+    P: jax.Array  # ()
+    c: jax.Array  # () N_t - K (real)
+    Lchol: jax.Array  # (K, K) Cholesky factor of L (lower)
+    th1: jax.Array  # (K,)
+    th2: jax.Array  # (K,)
+    kappa: jax.Array  # ()
+    alpha: jax.Array  # ()
+    beta: jax.Array  # ()
+
+
+class RBALIterate(NamedTuple):
+    """Primal-dual iterate of R-BAL on (14)."""
+
+    X: jax.Array  # (K, K, K)
+    Y: jax.Array  # (K, K)
+    Z: jax.Array  # (K, K)
+    mu: jax.Array  # (K,) BAL sign (mu_KKT = -mu)
+    Om1: jax.Array  # (K, K)
+    Om2: jax.Array  # (K, K)
+
+
+def preprocess(H, rho, sigma2, P, delta):
+    """Thin QR basis and the constants of (24)-(28). ``H`` (N_t, K). Returns ``(Ut, RBALData)``."""
+    n_t, k = H.shape
+    rdt = rho.dtype
+    Ut, Ht = jnp.linalg.qr(H)
+    Q = jnp.einsum("ik,jk->kij", Ht, jnp.conj(Ht))
+    Hbar = _ct(Ht) @ Ht
+    G2 = jnp.abs(Hbar) ** 2
+    alpha = jnp.asarray(delta + k + 1, rdt)
+    beta = jnp.asarray(delta + 2, rdt)
+    kappa = 1 / (alpha * beta - 1)
+    one = jnp.ones((k,), rdt)
+    r1 = rho + 1
+    Pm = beta * jnp.outer(r1, r1) - jnp.outer(r1, one) - jnp.outer(one, r1) + alpha * jnp.outer(one, one)
+    L = delta * jnp.eye(k, dtype=rdt) + G2 * (jnp.diag(rho * rho) + jnp.outer(one, one) - kappa * Pm)
+    Lchol, _ = cho_factor(L, lower=True)
+    th1 = kappa * (1 - beta * rho - beta)
+    th2 = kappa * (alpha - rho - 1)
+    data = RBALData(
+        Ht=Ht, Q=Q, rho=rho, sigma2=jnp.asarray(sigma2, rdt), P=jnp.asarray(P, rdt),
+        c=jnp.asarray(n_t - k, rdt), Lchol=Lchol, th1=th1, th2=th2, kappa=kappa, alpha=alpha, beta=beta,
+    )
+    return Ut, data
+
+
+def _quad_stack(Ht, X):
+    """h~_k^H X_k h~_k for a stack X (K, K, K) -> (K,) real."""
+    return jnp.real(jnp.einsum("ik,kij,jk->k", jnp.conj(Ht), X, Ht))
+
+
+def _quad(Ht, M):
+    """h~_k^H M h~_k for one matrix M (K, K) -> (K,) real."""
+    return jnp.real(jnp.einsum("ik,ij,jk->k", jnp.conj(Ht), M, Ht))
+
+
+def rbal_residuals(it: RBALIterate, d: RBALData):
+    """Constraint residual of (14): ``(r (K,), R1 (K,K), R2 (K,K))`` = D u - b."""
+    r = d.rho * _quad_stack(d.Ht, it.X) - _quad(d.Ht, it.Y) - d.sigma2
+    R1 = jnp.sum(it.X, axis=0) - it.Y
+    R2 = it.Y - it.Z
+    return r, R1, R2
+
+
+def rbal_step(it: RBALIterate, d: RBALData, tau, z_sign=1.0):
+    """One R-BAL iteration (Algorithm 1 with the corrected line 6 when ``z_sign = +1``).
+
+    ``z_sign = -1`` reproduces the printed (divergent) Z~ = Z - tau Omega_2. Returns the new iterate.
+    """
+    X, Y, Z, mu, O1, O2 = it
+    cdt = X.dtype
+    muc = mu.astype(cdt)
+    Xt = X - tau * ((d.rho * mu).astype(cdt)[:, None, None] * d.Q + O1[None])
+    Xn = _proj_X(Xt, d.P)
+    Yt = Y + tau * (jnp.einsum("k,kij->ij", muc, d.Q) + O1 - O2)
+    Yn = _prox_Y(Yt, tau)
+    Zt = Z + z_sign * tau * O2
+    Zn = _prox_Z(Zt, tau, d.c, d.P)
+    bar = RBALIterate(2 * Xn - X, 2 * Yn - Y, 2 * Zn - Z, mu, O1, O2)
+    r, R1, R2 = rbal_residuals(bar, d)
+    d1 = _quad(d.Ht, R1)
+    d2 = _quad(d.Ht, R2)
+    dmu = cho_solve((d.Lchol, True), r + d.th1 * d1 + d.th2 * d2) / tau
+    HD1 = (d.Ht * (d.th1 * dmu).astype(cdt)[None, :]) @ _ct(d.Ht)
+    HD2 = (d.Ht * (d.th2 * dmu).astype(cdt)[None, :]) @ _ct(d.Ht)
+    O1n = _herm(O1 + (d.kappa * d.beta * R1 + d.kappa * R2) / tau + HD1)
+    O2n = _herm(O2 + (d.kappa * R1 + d.kappa * d.alpha * R2) / tau + HD2)
+    return RBALIterate(Xn, Yn, Zn, mu + dmu, O1n, O2n)
+
+
+def reduced_objective(R, c, P):
+    """f(R~) = tr(R~^{-1}) + c^2 / (P - tr R~) (objective of (7); equals tr(R_W^{-1}))."""
+    k = R.shape[-1]
+    tr_inv = jnp.real(jnp.trace(jnp.linalg.solve(_herm(R), jnp.eye(k, dtype=R.dtype))))
+    return tr_inv + c * c / (P - jnp.real(jnp.trace(R)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Feasibility, closed forms, recovery
+# ----------------------------------------------------------------------------------------------
+
+
+def feasibility_fixed_point(Ht, rho, sigma2, P, rtol, max_iter: int):
+    """Minimal power P_low of (4) by the monotone fixed point (spec §2.2), exiting early when the
+    partial sum reaches ``P``. Returns ``(P_low, infeasible, iterations)``; ``P_low`` is only a lower
+    bound when ``infeasible``. Not differentiated (a while loop; inputs are stop-gradiented).
+    """
+    Ht, rho, sigma2, P = jax.lax.stop_gradient((Ht, rho, sigma2, P))
+    Hbar = _ct(Ht) @ Ht
+    k = Hbar.shape[0]
+    cdt = Hbar.dtype
+
+    def q_of(ell):
+        M = Hbar + (Hbar * (ell / sigma2).astype(cdt)[None, :]) @ _ct(Hbar)
+        sol = jnp.linalg.solve(_herm(M), Hbar)
+        return jnp.real(jnp.einsum("ik,ik->k", jnp.conj(Hbar), sol))
+
+    def body(c):
+        ell, _, it, _ = c
+        new = sigma2 / (rho * q_of(ell))
+        delta = jnp.max(jnp.abs(new - ell))
+        return new, delta, it + 1, jnp.sum(new) >= P
+
+    def cond(c):
+        ell, delta, it, over = c
+        return (~over) & (it < max_iter) & (delta > rtol * jnp.max(ell))
+
+    ell0 = jnp.zeros((k,), rho.dtype)
+    ell, _, it, over = jax.lax.while_loop(cond, body, (ell0, jnp.asarray(jnp.inf, rho.dtype), 0, jnp.asarray(False)))
+    p_low = jnp.sum(ell)
+    infeasible = over | (p_low >= P)
+    return p_low, infeasible, it
+
+
+def thm4_closed_form(Ht, rho, sigma2, P, n_t):
+    """Theorem 4 test (12) and the 4(b) closed form in reduced coordinates.
+
+    Returns ``(fires, X)`` with ``fires = min_l c_l <= P`` and ``X[k] = a_k h~_l h~_l^H`` for
+    ``l = argmin c_l`` (R~ = (P/N_t) I, all SINRs tight, CRB* = N_t^2/P).
+    """
+    Hbar = _ct(Ht) @ Ht
+    nrm2 = jnp.real(jnp.diagonal(Hbar))  # ||h_k||^2
+    G2 = jnp.abs(Hbar) ** 2  # |h_k^H h_l|^2, [k, l]
+    num = P * nrm2 + sigma2 * n_t
+    a_kl = num[:, None] / (rho[:, None] * n_t * G2)  # a_k for each l
+    c_l = nrm2 * n_t * jnp.sum(a_kl, axis=0)
+    l = jnp.argmin(c_l)
+    fires = c_l[l] <= P
+    hl = Ht[:, l]
+    X = a_kl[:, l].astype(Ht.dtype)[:, None, None] * jnp.outer(hl, jnp.conj(hl))[None]
+    return fires, X
+
+
+def lowdin_closed_form(Ht, rho, sigma2, P, n_t):
+    """Löwdin certificate (spec §2.6): X_k = (P/N_t) e_k e_k^H with E = H~ G^{-1/2}, G = H~^H H~.
+
+    Returns ``(fires, X)``; when it fires, R~ = (P/N_t) I is optimal (CRB* = N_t^2/P).
+    """
+    G = _herm(_ct(Ht) @ Ht)
+    lam, V = jnp.linalg.eigh(G)
+    lam = jnp.maximum(lam, jnp.finfo(lam.dtype).tiny)
+    Gh = (V * jnp.sqrt(lam).astype(V.dtype)[None, :]) @ _ct(V)
+    Gmh = (V * (1 / jnp.sqrt(lam)).astype(V.dtype)[None, :]) @ _ct(V)
+    E = Ht @ Gmh
+    s = P / n_t
+    ghk = jnp.real(jnp.diagonal(Gh))
+    lhs = rho * s * ghk**2
+    rhs = s * jnp.real(jnp.diagonal(G)) + sigma2
+    fires = jnp.all(lhs >= rhs)
+    X = s * jnp.einsum("ik,jk->kij", E, jnp.conj(E))
+    return fires, X
+
+
+def recover_beams(Ut, Ht, X, P, c, aux: bool = True):
+    """Theorem 3 rank-one recovery (spec §2.5) from reduced X (K, K, K).
+
+    Returns ``(W (N_t, K), W_aux (N_t, N_t) or None)`` with w_k = U~ X_k h~_k / sqrt(h~_k^H X_k h~_k),
+    W_aux = U~ S^{1/2} U~^H + sqrt(theta) (I - U~ U~^H), S = R~ - sum_k x_k x_k^H, theta = (P - tr R~)/c.
+    """
+    q = _quad_stack(Ht, X)
+    xs = jnp.einsum("kij,jk->ik", X, Ht) / jnp.sqrt(jnp.maximum(q, jnp.finfo(q.dtype).tiny)).astype(X.dtype)[None, :]
+    W = Ut @ xs
+    if not aux:
+        return W, None
+    R = jnp.sum(X, axis=0)
+    theta = (P - jnp.real(jnp.trace(R))) / c
+    S = _herm(R - xs @ _ct(xs))
+    lam, V = jnp.linalg.eigh(S)
+    Sh = (V * jnp.sqrt(jnp.maximum(lam, 0)).astype(V.dtype)[None, :]) @ _ct(V)
+    n_t = Ut.shape[0]
+    Waux = Ut @ Sh @ _ct(Ut) + jnp.sqrt(jnp.maximum(theta, 0)).astype(X.dtype) * (
+        jnp.eye(n_t, dtype=X.dtype) - Ut @ _ct(Ut)
+    )
+    return W, Waux
+
+
+# ----------------------------------------------------------------------------------------------
+# KKT system of the generic active case (spec §2.9)
+# ----------------------------------------------------------------------------------------------
+
+
+def real_to_herm(r, k: int):
+    """Real vector (K^2,) -> Hermitian (K, K): upper triangle = real part, strict lower = -imag."""
+    M = r.reshape(k, k)
+    re = jnp.triu(M) + jnp.triu(M, 1).T
+    lo = jnp.tril(M, -1)
+    im = lo.T - lo
+    return jax.lax.complex(re, im)
+
+
+def herm_to_real(A):
+    """Inverse of :func:`real_to_herm` (uses the upper real part and the lower imaginary part)."""
+    return (jnp.triu(jnp.real(A)) + jnp.tril(-jnp.imag(A), -1)).reshape(-1)
+
+
+def _kkt_parts(z, Ht, rho, sigma2, P, c):
+    k = Ht.shape[0]
+    R = real_to_herm(z[: k * k], k).astype(Ht.dtype)
+    mu = z[k * k : k * k + k]
+    p = z[k * k + k :]
+    eye = jnp.eye(k, dtype=Ht.dtype)
+    Rinv = _inv(R)
+    omega = c * c / (P - jnp.real(jnp.trace(R))) ** 2
+    B = -Rinv @ Rinv + omega.astype(Ht.dtype) * eye + (Ht * mu.astype(Ht.dtype)[None, :]) @ _ct(Ht)
+    B = _herm(B)
+    V = _inv(B) @ Ht  # column k = B^{-1} h~_k (inv: its JVP batches well over tangents)
+    g = jnp.real(jnp.einsum("ik,ik->k", jnp.conj(Ht), V))  # h~_k^H B^{-1} h~_k
+    return R, mu, p, B, V, g
+
+
+def kkt_residual(z, Ht, rho, sigma2, P, c):
+    """Scaled residual F(z) of the K^2 + 2K KKT system (E1-E3 of spec §2.9).
+
+    ``z = [herm_to_real(R~), mu_KKT, p]`` (real, K^2 + 2K). E1 is divided by tr R~, E3 by
+    (h~^H R~ h~ + sigma2); E2 is dimensionless.
+    """
+    R, mu, p, B, V, g = _kkt_parts(z, Ht, rho, sigma2, P, c)
+    E1 = R - (V * p.astype(V.dtype)[None, :]) @ _ct(V)
+    E2 = mu * rho * g - 1
+    hRh = _quad(Ht, R)
+    E3 = (rho * p * g * g - hRh - sigma2) / (hRh + sigma2)
+    return jnp.concatenate([herm_to_real(E1) / jnp.real(jnp.trace(R)), E2, E3])
+
+
+def kkt_point_from_bal(it: RBALIterate, Ht, rho, sigma2, P, c):
+    """Initial KKT point z from an (approximate) R-BAL iterate: R~ = sum X_k, mu_KKT = -mu, p from E3."""
+    k = Ht.shape[0]
+    R = _herm(jnp.sum(it.X, axis=0))
+    mu = -it.mu
+    z0 = jnp.concatenate([herm_to_real(R), mu, jnp.zeros((k,), mu.dtype)])
+    _, _, _, _, _, g = _kkt_parts(z0, Ht, rho, sigma2, P, c)
+    p = (_quad(Ht, R) + sigma2) / (rho * g * g)
+    return jnp.concatenate([herm_to_real(R), mu, p])
+
+
+def kkt_newton_step(z, Ht, rho, sigma2, P, c):
+    """One damped Newton step on :func:`kkt_residual` (dense Jacobian; the step length among
+    1, 1/2, 1/4, 1/8 with the smallest residual). Returns ``(z_new, |F(z_new)|_inf)``."""
+    F = lambda zz: kkt_residual(zz, Ht, rho, sigma2, P, c)  # noqa: E731
+    f0, J = F(z), jax.jacfwd(F)(z)
+    dz = jnp.linalg.solve(J, f0)
+    steps = jnp.asarray([1.0, 0.5, 0.25, 0.125], z.dtype)
+    cand = z[None, :] - steps[:, None] * dz[None, :]
+    norms = jax.vmap(lambda zz: jnp.max(jnp.abs(F(zz))))(cand)
+    norms = jnp.where(jnp.isfinite(norms), norms, jnp.inf)
+    i = jnp.argmin(norms)
+    return cand[i], norms[i]
+
+
+def kkt_certificate(z, Ht, rho, sigma2, P, c):
+    """KKT point -> ``(ok, X)``: ok when mu > 0, p > 0, B~ > 0, R~ > 0 and tr R~ < P (then the
+    stationarity, complementarity and dual feasibility of (7) hold exactly at an F = 0 root, so X is
+    globally optimal); ``X[k] = p_k v_k v_k^H``."""
+    R, mu, p, B, V, g = _kkt_parts(z, Ht, rho, sigma2, P, c)
+    ok = (jnp.min(mu) > 0) & (jnp.min(p) > 0) & (jnp.min(jnp.linalg.eigvalsh(B)) > 0)
+    ok = ok & (jnp.min(jnp.linalg.eigvalsh(R)) > 0) & (jnp.real(jnp.trace(R)) < P)
+    X = p.astype(V.dtype)[:, None, None] * jnp.einsum("ik,jk->kij", V, jnp.conj(V))
+    return ok, X
+
+
+# ----------------------------------------------------------------------------------------------
+# Full-dimensional BAL on (2) (the paper's "BAL" baseline; spec §3.5)
+# ----------------------------------------------------------------------------------------------
+
+
+class BALData(NamedTuple):
+    H: jax.Array  # (N_t, K) complex
+    Q: jax.Array  # (K, N_t, N_t)
+    rho: jax.Array
+    sigma2: jax.Array
+    P: jax.Array
+    Lchol: jax.Array
+    alpha: jax.Array  # alpha' = K + 2 + delta
+
+
+class BALIterate(NamedTuple):
+    W: jax.Array  # (K + 1, N_t, N_t)
+    Y: jax.Array  # (N_t, N_t)
+    mu: jax.Array  # (K,)
+    Om: jax.Array  # (N_t, N_t)
+
+
+def bal_preprocess(H, rho, sigma2, P, delta):
+    n_t, k = H.shape
+    rdt = rho.dtype
+    Q = jnp.einsum("ik,jk->kij", H, jnp.conj(H))
+    Hbar = _ct(H) @ H
+    G2 = jnp.abs(Hbar) ** 2
+    nrm4 = jnp.real(jnp.diagonal(Hbar)) ** 2
+    alpha = jnp.asarray(k + 2 + delta, rdt)
+    r1 = rho + 1
+    L = delta * jnp.eye(k, dtype=rdt) + jnp.diag(rho * rho * nrm4) + G2 - G2 * jnp.outer(r1, r1) / alpha
+    Lchol, _ = cho_factor(L, lower=True)
+    return BALData(H, Q, rho, jnp.asarray(sigma2, rdt), jnp.asarray(P, rdt), Lchol, alpha)
+
+
+def bal_residuals(it: BALIterate, d: BALData):
+    q = jnp.real(jnp.einsum("ik,kij,jk->k", jnp.conj(d.H), it.W[:-1], d.H))
+    qy = jnp.real(jnp.einsum("ik,ij,jk->k", jnp.conj(d.H), it.Y, d.H))
+    r = d.rho * q - qy - d.sigma2
+    R1 = jnp.sum(it.W, axis=0) - it.Y
+    return r, R1
+
+
+def bal_step(it: BALIterate, d: BALData, tau):
+    """One full-dimensional BAL iteration (K+1 ``eigh`` of size N_t plus the cubic prox)."""
+    W, Y, mu, Om = it
+    cdt = W.dtype
+    k = mu.shape[0]
+    shift = jnp.concatenate([(d.rho * mu).astype(cdt)[:, None, None] * d.Q, jnp.zeros_like(W[:1])], axis=0)
+    Wn = _proj_X(W - tau * (shift + Om[None]), d.P)
+    Yn = _prox_Y(Y + tau * (jnp.einsum("k,kij->ij", mu.astype(cdt), d.Q) + Om), tau)
+    r, R1 = bal_residuals(BALIterate(2 * Wn - W, 2 * Yn - Y, mu, Om), d)
+    hR1h = jnp.real(jnp.einsum("ik,ij,jk->k", jnp.conj(d.H), R1, d.H))
+    dmu = cho_solve((d.Lchol, True), r - (d.rho + 1) * hR1h / d.alpha) / tau
+    Omn = _herm(Om + R1 / (tau * d.alpha) - jnp.einsum("k,kij->ij", ((d.rho + 1) * dmu).astype(cdt), d.Q) / d.alpha)
+    del k
+    return BALIterate(Wn, Yn, mu + dmu, Omn)
