@@ -98,38 +98,51 @@ def project_cone(v: jax.Array, layout) -> jax.Array:
 
 
 def cone_violation(v: jax.Array, layout) -> jax.Array:
-    """``||v - Pi_K(v)||``: the distance of ``v`` to ``K``."""
-    return jnp.linalg.norm(v - project_cone(v, layout))
+    """``||v - Pi_K(v)||``: the distance of ``v`` to ``K`` (from eigenvalues only)."""
+    blocks, s = unpack(v, layout)
+    sq = jnp.sum(jnp.minimum(s, 0.0) ** 2)
+    for X in blocks:
+        w = jnp.linalg.eigvalsh(0.5 * (X + jnp.conj(X.T)))
+        sq = sq + jnp.sum(jnp.minimum(w, 0.0) ** 2)
+    return jnp.sqrt(sq)
 
 
 def gram_pinv(M: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Pseudo-inverse of the Gram matrix ``M M^T`` (``m x m``) by a symmetric eigendecomposition,
-    and the component of the rows' span test: returns ``(G^+, P)`` with ``P = G G^+`` the projector
-    onto the range of ``M`` (equal to the identity when the constraints are linearly independent)."""
+    """Pseudo-inverse of the Gram matrix ``M M^T`` (``m x m``) by a symmetric eigendecomposition.
+
+    Returns ``(G^+, P, cut)``: ``P = G G^+`` projects onto the range of ``M`` (the identity when the
+    constraints are linearly independent); eigenvalues below ``cut = m eps max(eig)`` are treated
+    as zero, so a consistent right-hand side ``b = M x`` leaves at most ``sqrt(cut) ||x||`` outside
+    the range of ``P``."""
     G = M @ M.T
     w, U = jnp.linalg.eigh(G)
     eps = jnp.finfo(M.dtype).eps
-    cut = jnp.maximum(jnp.max(w), 1.0) * eps * 10.0 * max(M.shape[0], 1)
+    cut = jnp.maximum(jnp.max(w), 1.0) * eps * max(M.shape[0], 1)
     keep = w > cut
     inv_w = jnp.where(keep, 1.0 / jnp.where(keep, w, 1.0), 0.0)
     Ginv = (U * inv_w) @ U.T
     P = (U * keep.astype(M.dtype)) @ U.T
-    return Ginv, P
+    return Ginv, P, cut
 
 
 def wgy_iterations(M, Ginv, b, c, x, z, y, mu, alpha, num: int, layout):
-    """``num`` iterations of the dual ADMM (see the module docstring). Returns ``(x, z, y)``."""
+    """``num`` iterations of the dual ADMM (see the module docstring).
+
+    Returns ``(x, z, y, xh)``: the (relaxed) primal iterate ``x`` that drives the method and
+    ``xh = Pi_K(-v)/mu``, the primal point in ``K`` complementary to ``z`` (``xh == x`` when
+    ``alpha == 1``), which is the one to report."""
     Mc = M @ c
 
     def body(_, carry):
-        x, z, y = carry
+        x, z, y, _ = carry
         y = Ginv @ (Mc - M @ z - mu * (M @ x - b))
         v = c - M.T @ y - mu * x
         z = project_cone(v, layout)
-        x = (1.0 - alpha) * x + alpha * ((z - v) / mu)
-        return x, z, y
+        xh = (z - v) / mu
+        x = (1.0 - alpha) * x + alpha * xh
+        return x, z, y, xh
 
-    return jax.lax.fori_loop(0, num, body, (x, z, y))
+    return jax.lax.fori_loop(0, num, body, (x, z, y, x))
 
 
 def residuals(M, b, c, x, z, y):

@@ -211,7 +211,8 @@ def _scaled(sdp: SDP, scale: bool) -> _Scaled:
 
 
 class _State(eqx.Module):
-    x: jax.Array
+    x: jax.Array  # relaxed primal iterate (drives the method)
+    xh: jax.Array  # primal point in K, complementary to z (reported)
     z: jax.Array
     y: jax.Array
     mu: jax.Array
@@ -228,8 +229,10 @@ class ADMMSDP(AbstractSolver):
         tol: stopping tolerance on the relative primal/dual residuals and gap (see module docs).
         max_steps: cap on solver steps; one step is ``check_every`` ADMM iterations.
         rho: initial penalty ``mu`` of the method (on the equilibrated problem).
-        alpha: relaxation of the primal update, in ``(0, (1 + sqrt 5)/2)``; 1 keeps every iterate
-            PSD and complementary.
+        alpha: relaxation of the primal update, in ``(0, (1 + sqrt 5)/2)`` (Wen–Goldfarb–Yin's
+            step; 1.6 saves about a quarter of the iterations on random instances). The reported
+            ``X`` is the unrelaxed point ``Pi_K(-v)/mu``: PSD and complementary to ``Z`` whatever
+            ``alpha``.
         adaptive: re-balance ``rho`` at every check from the ratio of primal to dual residual.
         balance: re-balance when the ratio leaves ``[1/balance, balance]``.
         check_every: ADMM iterations between convergence/infeasibility checks (static).
@@ -240,7 +243,7 @@ class ADMMSDP(AbstractSolver):
     tol: float = 1e-6
     max_steps: int = 1000
     rho: float = 1.0
-    alpha: float = 1.0
+    alpha: float = 1.6
     adaptive: bool = eqx.field(default=True, static=True)
     balance: float = 5.0
     check_every: int = eqx.field(default=10, static=True)
@@ -263,7 +266,7 @@ class ADMMSDP(AbstractSolver):
         sc = _scaled(problem, self.scale)
         rdt = sc.M.dtype
         m, N = sc.M.shape
-        Ginv, P = _k.gram_pinv(sc.M)
+        Ginv, P, cut = _k.gram_pinv(sc.M)
         if init is None:
             x = jnp.zeros((N,), rdt)
             z = jnp.zeros((N,), rdt)
@@ -272,10 +275,13 @@ class ADMMSDP(AbstractSolver):
             x = _k.pack(tuple(init.X), init.s, layout).astype(rdt) / sc.beta
             z = _k.pack(tuple(init.Z), init.z, layout).astype(rdt) / sc.gamma
             y = (jnp.asarray(init.y, rdt) * sc.d / sc.gamma).astype(rdt)
-        inconsistent = jnp.linalg.norm(sc.b - P @ sc.b) > 1e3 * jnp.finfo(rdt).eps * (1.0 + jnp.sqrt(m))
+        # ||b|| = 1 after equilibration; a consistent b = M x leaves at most sqrt(cut) ||x|| outside
+        # the numerical range of M, so only a clearly larger residual certifies inconsistency.
+        inconsistent = jnp.linalg.norm(sc.b - P @ sc.b) > jnp.maximum(100.0 * jnp.sqrt(cut), 1e3 * jnp.finfo(rdt).eps)
         res = jnp.stack(_k.residuals(sc.M, sc.b, sc.c, x, z, y))
         return _State(
             x=x,
+            xh=x,
             z=z,
             y=y,
             mu=jnp.asarray(self.rho, rdt),
@@ -290,10 +296,10 @@ class ADMMSDP(AbstractSolver):
         sc = _scaled(problem, self.scale)
         rdt = sc.M.dtype
         alpha = jnp.asarray(self.alpha, rdt)
-        x, z, y = _k.wgy_iterations(
+        x, z, y, xh = _k.wgy_iterations(
             sc.M, state.Ginv, sc.b, sc.c, state.x, state.z, state.y, state.mu, alpha, self.check_every, layout
         )
-        pr, dr, gap = _k.residuals(sc.M, sc.b, sc.c, x, z, y)
+        pr, dr, gap = _k.residuals(sc.M, sc.b, sc.c, xh, z, y)
         mu = state.mu
         if self.adaptive:
             ratio = pr / jnp.maximum(dr, jnp.finfo(rdt).tiny)
@@ -306,13 +312,14 @@ class ADMMSDP(AbstractSolver):
             dy = y - state.y
             t = jnp.dot(sc.b, dy)
             primal_inf = (t > 0) & (_k.cone_violation(-(sc.M.T @ dy), layout) <= self.infeas_tol * t)
-            dx = x - state.x
+            dx = xh - state.xh
             t2 = -jnp.dot(sc.c, dx)
             viol2 = jnp.linalg.norm(sc.M @ dx) + _k.cone_violation(dx, layout)
             dual_inf = (t2 > 0) & (viol2 <= self.infeas_tol * t2)
             cert = jnp.where(cert > 0, cert, jnp.where(primal_inf, 1, jnp.where(dual_inf, 2, 0))).astype(jnp.int32)
         return _State(
             x=x,
+            xh=xh,
             z=z,
             y=y,
             mu=mu,
@@ -331,11 +338,11 @@ class ADMMSDP(AbstractSolver):
     def postprocess(self, problem: SDP, state: _State, result, stats) -> Solution:
         layout = problem.layout
         sc = _scaled(problem, self.scale)
-        X, s = _k.unpack(state.x * sc.beta, layout)
+        X, s = _k.unpack(state.xh * sc.beta, layout)
         Z, zs = _k.unpack(state.z * sc.gamma, layout)
         y = state.y * sc.gamma / sc.d
         scale = sc.beta * sc.gamma
-        objective = scale * jnp.dot(sc.c, state.x)
+        objective = scale * jnp.dot(sc.c, state.xh)
         dual_objective = scale * jnp.dot(sc.b, state.y)
         stats = dict(stats)
         stats.update(

@@ -143,7 +143,7 @@ def test_trace_constrained_min_is_smallest_eigenvalue():
 
 def test_phaselift_recovers_rank_one():
     rng = np.random.default_rng(2)
-    n, m = 5, 30
+    n, m = 8, 40  # m < n^2: the equalities alone do not determine X
     x0 = rng.standard_normal(n) + 1j * rng.standard_normal(n)
     a = (rng.standard_normal((m, n)) + 1j * rng.standard_normal((m, n))) / np.sqrt(2)
     A = np.einsum("ik,il->ikl", a, a.conj())  # Re<a a^H, X> = a^H X a
