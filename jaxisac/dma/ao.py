@@ -1,0 +1,214 @@
+"""Alternating optimisation (spec §3) with the acceptance test of §3.2, as a ``jaxisac.solve`` solver.
+
+One solver *step* is one attempt:
+
+1. analog step: P4-MM at ``(y, B)`` with trust factor ``kappa`` -> ``z``;
+2. digital step: P2 at ``y + z`` (SDP on the shared ADMM solver, warm-started) -> rank-one ``B'``;
+3. accept if the SDP succeeded, ``(y + z, B')`` is exactly feasible (exact inverse) and the true
+   objective did not decrease; then ``kappa <- min(kappa * kappa_grow, kappa0)``. Otherwise keep
+   ``(y, B)`` and halve ``kappa``.
+
+So the accepted sequence is exactly feasible and its true objective (average beampattern, or
+min_d P_d for the max-min variant) is non-decreasing (spec T10/T11).
+
+Stopping (spec §3.2): ``kappa < kappa_min`` (converged, SUCCESS), relative improvement below ``rtol``
+on ``patience`` consecutive accepted iterations (SUCCESS), ``max_iters`` accepted iterations
+(SUCCESS: the cap of the spec), ``max_steps`` attempts (MAX_STEPS). An instance whose P2 is infeasible
+at the start ends with ``Status.INFEASIBLE`` unless ``phase_one`` is on: then the AO first minimises
+the transmit power under the SINR/beampattern constraints until
+``P_t <= P_max``, and continues with the problem's objective (stats ``phase_one_steps``). Phase I
+starts from P2 with the power budget relaxed to 10 P_max; each Phase I step is P4-MM with the
+linearised power as objective, followed by the closed-form least-power rescaling of B
+(:func:`~jaxisac.dma.digital.scale_to_min_power`), accepted when exactly feasible and the power
+decreased. Instances needing more than 10 P_max at y0, or whose Phase I stalls, are INFEASIBLE.
+
+Differentiation: not differentiated (the digital SDP runs in a ``while_loop``). Gradients of the
+optimised P_tot: see :mod:`jaxisac.dma.direct` (unrolled) and :func:`jaxisac.dma.value_gradient`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from ..core.sdp import ADMMSDP
+from ..core.solution import Solution, Status
+from ..core.solve import AbstractSolver, tree_where
+from .analog import P4MMConfig, analog_step
+from .digital import default_sdp_solver, digital_step, evaluate, scale_to_min_power
+from .problem import DMAProblem
+
+__all__ = ["DMAAO", "AOState"]
+
+
+class AOState(eqx.Module):
+    y: jax.Array
+    B: jax.Array
+    value: jax.Array
+    kappa: jax.Array
+    iters: jax.Array
+    stall: jax.Array
+    phase: jax.Array  # 1: Phase I (power minimisation), 0: main phase
+    feasible: jax.Array
+    sdp: Any
+    trace: jax.Array  # (max_iters + 1,) accepted true objective values (NaN-free: padded with last)
+    p1_steps: jax.Array
+    attempts: jax.Array
+    rejected: jax.Array
+
+
+class DMAAO(AbstractSolver):
+    """Safeguarded alternating optimisation for :class:`~jaxisac.dma.DMAProblem`.
+
+    Attributes:
+        kappa0, kappa_min, kappa_grow: trust factor (box ``|z| <= kappa / ||Yhat||_2``).
+        rtol, patience: stop when the relative improvement is below ``rtol`` ``patience`` times in a row.
+        max_iters: cap on accepted AO iterations (static: the length of the trace).
+        max_steps: cap on attempts (accepted + rejected).
+        safeguard: the acceptance test (``False``: the paper's plain AO, every step accepted, for F1).
+        phase_one: Phase I for instances infeasible at ``y0``.
+        p4mm: the analog solver's iteration counts. sdp: the ADMM configuration (None: by dtype).
+        feas_tol: relative tolerance of the exact feasibility test.
+
+    Value of the :class:`Solution`: ``{"y", "B"}``; ``objective`` the true value; stats: ``iters``,
+    ``trace`` (objective per accepted iteration, padded), ``feasible``, ``phase_one_steps``,
+    ``rejected``, ``kappa``.
+    """
+
+    kappa0: float = 0.5
+    kappa_min: float = 1e-4
+    kappa_grow: float = 2.0
+    rtol: float = 1e-4
+    patience: int = 5
+    max_iters: int = eqx.field(static=True, default=100)
+    max_steps: int = 300
+    safeguard: bool = eqx.field(static=True, default=True)
+    phase_one: bool = eqx.field(static=True, default=True)
+    p4mm: P4MMConfig = P4MMConfig()
+    sdp: ADMMSDP | None = None
+    feas_tol: float | None = None
+
+    def _sdp(self, problem):
+        return default_sdp_solver(problem.p_max.dtype) if self.sdp is None else self.sdp
+
+    def _ftol(self, problem):
+        if self.feas_tol is not None:
+            return self.feas_tol
+        return 1e-6 if problem.p_max.dtype == jnp.float64 else 1e-4
+
+    def _value(self, problem, ev, phase):
+        return jnp.where(phase == 1, -ev["pt"], ev["value"])
+
+    def _feasible(self, problem, ev, phase):
+        """Exact feasibility; in Phase I the power constraint is not required."""
+        tol = self._ftol(problem)
+        sinr_ok = jnp.all(ev["sinr"] >= problem.gamma * (1 - tol))
+        pw_ok = (ev["pt"] <= problem.p_max * (1 + tol)) | (phase == 1)
+        ok = sinr_ok & pw_ok
+        if problem.has_lower:
+            ok = ok & jnp.all(ev["P"] >= problem.beta_lo * (1 - tol))
+        if problem.has_upper:
+            ok = ok & jnp.all(ev["P"] <= problem.beta_hi * (1 + tol))
+        return ok
+
+    def init(self, problem: DMAProblem, init: Any | None) -> AOState:
+        rdt = problem.p_max.dtype
+        y = problem.y0 if init is None else jnp.asarray(init["y"], rdt)
+        sdp = self._sdp(problem)
+        B, ok, sol = digital_step(problem, y, solver=sdp)
+        ev = evaluate(problem, y, B)
+        feas = ok & self._feasible(problem, ev, 0)
+        if init is not None and "B" in init:
+            Bi = jnp.asarray(init["B"], B.dtype)
+            evi = evaluate(problem, y, Bi)
+            use_init = self._feasible(problem, evi, 0) & (~feas | (evi["value"] >= ev["value"]))
+            B = jnp.where(use_init, Bi, B)
+            feas = feas | use_init
+        phase = jnp.zeros((), jnp.int32)
+        if self.phase_one:
+            Bp, okp, solp = digital_step(problem, y, solver=sdp, phase1=True)
+            Bp, oks = scale_to_min_power(problem, y, Bp)
+            okp = okp & oks
+            evp = evaluate(problem, y, Bp)
+            start_p1 = ~feas & okp & self._feasible(problem, evp, 1)
+            B = jnp.where(start_p1, Bp, B)
+            sol = tree_where(start_p1, solp, sol)
+            phase = jnp.where(start_p1, 1, 0).astype(jnp.int32)
+            feas = feas | start_p1
+        ev = evaluate(problem, y, B)
+        value = self._value(problem, ev, phase)
+        trace = jnp.full((self.max_iters + 1,), jnp.where(phase == 0, value, 0.0), rdt)
+        zero = jnp.zeros((), jnp.int32)
+        return AOState(
+            y=y, B=B, value=value, kappa=jnp.asarray(self.kappa0, rdt), iters=zero, stall=zero, phase=phase,
+            feasible=feas, sdp=sol.value, trace=trace, p1_steps=zero, attempts=zero, rejected=zero,
+        )
+
+    def step(self, problem: DMAProblem, state: AOState) -> AOState:
+        p1 = state.phase == 1
+        cap = 10.0 * problem.p_max
+        z, _ = analog_step(problem, state.y, state.B, state.kappa, self.p4mm, phase1=p1, p_cap=cap)
+        y1 = state.y + z
+        B1, ok1, sol1 = digital_step(problem, y1, solver=self._sdp(problem), init=state.sdp)
+        if self.phase_one:  # Phase I keeps B and rescales it to the least power meeting the SINRs
+            Bs, oks = scale_to_min_power(problem, y1, state.B)
+            B1 = jnp.where(p1, Bs, B1)
+            ok1 = jnp.where(p1, oks, ok1)
+        ev = evaluate(problem, y1, B1)
+        feas = ok1 & self._feasible(problem, ev, state.phase)
+        v1 = self._value(problem, ev, state.phase)
+        accept = (feas & (v1 >= state.value)) if self.safeguard else ok1
+        rel = (v1 - state.value) / jnp.maximum(jnp.abs(state.value), jnp.finfo(v1.dtype).tiny)
+        stall = jnp.where(accept, jnp.where(rel < self.rtol, state.stall + 1, 0), state.stall)
+        if self.safeguard:
+            kappa = jnp.where(accept, jnp.minimum(state.kappa * self.kappa_grow, self.kappa0), state.kappa * 0.5)
+        else:
+            kappa = state.kappa
+        y = jnp.where(accept, y1, state.y)
+        B = jnp.where(accept, B1, state.B)
+        value = jnp.where(accept, v1, state.value)
+        sdp_val = tree_where(accept & ~p1, sol1.value, state.sdp)
+        main = ~p1
+        iters = state.iters + (accept & main).astype(jnp.int32)
+        phase = state.phase
+        if self.phase_one:
+            # Phase I -> main phase once the power budget is met; the current point is then feasible.
+            switch = p1 & accept & (ev["pt"] <= problem.p_max * (1 - self._ftol(problem)))
+            evs = evaluate(problem, y, B)
+            value = jnp.where(switch, evs["value"], value)
+            phase = jnp.where(switch, 0, phase).astype(jnp.int32)
+            stall = jnp.where(switch, 0, stall)
+            kappa = jnp.where(switch, jnp.asarray(self.kappa0, kappa.dtype), kappa)
+            # Phase I that cannot shrink its trust region further has failed.
+            failed = p1 & ~switch & (kappa < self.kappa_min)
+            feasible = state.feasible & ~failed
+        else:
+            feasible = state.feasible
+        idx = jnp.arange(self.max_iters + 1)
+        trace = jnp.where((idx >= iters) & (phase == 0), value, state.trace)
+        return AOState(
+            y=y, B=B, value=value, kappa=kappa, iters=iters, stall=stall, phase=phase, feasible=feasible,
+            sdp=sdp_val, trace=trace, p1_steps=state.p1_steps + p1.astype(jnp.int32),
+            attempts=state.attempts + 1, rejected=state.rejected + (~accept).astype(jnp.int32),
+        )
+
+    def terminate(self, problem: DMAProblem, state: AOState):
+        infeasible = ~state.feasible
+        converged = (state.kappa < self.kappa_min) | (state.stall >= self.patience) | (state.iters >= self.max_iters)
+        converged = converged & (state.phase == 0)
+        status = jnp.where(infeasible, Status.INFEASIBLE(), Status.SUCCESS())
+        return infeasible | converged, status
+
+    def postprocess(self, problem: DMAProblem, state: AOState, result, stats) -> Solution:
+        ev = evaluate(problem, state.y, state.B)
+        result = jnp.where((state.phase == 1) & (result == int(Status.SUCCESS)), Status.INFEASIBLE(), result)
+        stats = dict(stats)
+        stats.update(
+            iters=state.iters, trace=state.trace, feasible=state.feasible, phase_one_steps=state.p1_steps,
+            rejected=state.rejected, kappa=state.kappa, P=ev["P"], sinr=ev["sinr"], pt=ev["pt"],
+            violation=ev["violation"],
+        )
+        return Solution(value={"y": state.y, "B": state.B}, objective=ev["value"], result=result, stats=stats)
