@@ -25,7 +25,15 @@ from .metrics import (
     upper_bound,
     value_function,
 )
-from .scenario import RobustScenario, make_scenario, perturb_channel, qpsk, random_sensing_waveform
+from .scenario import (
+    RobustScenario,
+    make_scenario,
+    paper_reference_waveform,
+    perturb_channel,
+    qpsk,
+    random_sensing_waveform,
+)
+from .sensing import cyclic_waveform, desired_beampattern, mmse_covariance, par
 from .sensing_centric import cholesky_factor, method2_step, remedy_waveform, sensing_centric_waveform
 from .worst_case import WorstCase, worst_case, worst_case_channel, worst_case_value
 
@@ -48,6 +56,11 @@ __all__ = [
     "lipschitz_constant",
     "lower_bound",
     "make_scenario",
+    "mmse_covariance",
+    "cyclic_waveform",
+    "desired_beampattern",
+    "par",
+    "paper_reference_waveform",
     "method2_step",
     "mui",
     "papc_waveform",

@@ -9,6 +9,7 @@ Symbols are QPSK (phase offset pi/4) scaled so that ``|s|^2 = symbol_power`` (de
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import equinox as eqx
@@ -19,7 +20,7 @@ from jaxisac.core.complex import ct
 from jaxisac.core.validation import check_array, check_positive
 from jaxisac.scenarios.channels import scattering_channel
 
-__all__ = ["RobustScenario", "qpsk", "perturb_channel", "random_sensing_waveform", "make_scenario"]
+__all__ = ["RobustScenario", "qpsk", "perturb_channel", "random_sensing_waveform", "paper_reference_waveform", "make_scenario"]
 
 
 def qpsk(key: jax.Array, shape, *, power: Any = 1.0, dtype: Any = jnp.complex64) -> jax.Array:
@@ -133,3 +134,22 @@ def _build(key, n_antennas, n_users, frame, power, snr_db, epsilon, dist, X_s, d
     return RobustScenario(
         H_ref, Hbar, S, R, X_s, jnp.asarray(power, rd), jnp.asarray(n0, rd), jnp.asarray(epsilon, rd)
     )
+
+
+def paper_reference_waveform(
+    key: jax.Array, *, n_antennas: int = 16, frame: int = 30, power: float = 2.5,
+    targets_deg=(-45.0, 45.0), beamwidth_deg: float = 10.0, grid: int = 200, par_max: float = 1.1,
+    dtype: Any = jnp.complex128,
+) -> tuple[jax.Array, jax.Array]:
+    """The paper's sensing reference: MMSE covariance of the two-beam pattern (1 within +-5 deg of
+    +-45 deg, 0.01 elsewhere, 200 angles, ``diag R = P_T / N``) and its cyclic-algorithm waveform with
+    PAR <= 1.1. Returns ``(R_mmse, X_s)``; pass ``X_s`` to :func:`make_scenario` (which then uses
+    ``R = X_s X_s^H / L``, spec §6.10)."""
+    from .sensing import cyclic_waveform, desired_beampattern, mmse_covariance
+
+    ang = jnp.linspace(-jnp.pi / 2, jnp.pi / 2, grid)
+    P = desired_beampattern(ang, jnp.deg2rad(jnp.asarray(targets_deg)), math.radians(beamwidth_deg))
+    R = mmse_covariance(ang, P, n_antennas, power, dtype=dtype)
+    jitter = 1e-3 * power / n_antennas * jnp.eye(n_antennas, dtype=dtype)
+    X_s = cyclic_waveform(key, R + jitter, frame, par_max=par_max)
+    return R, X_s
