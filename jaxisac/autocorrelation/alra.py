@@ -39,7 +39,7 @@ import jax.numpy as jnp
 
 from ..core.solution import Solution, Status
 from ..core.solve import AbstractSolver
-from ..core.validation import check_hermitian
+from ..core.validation import is_concrete
 from ..kernels import autocorrelation as _k
 from .problems import PowerMeasurements, RobustMeasurements
 
@@ -65,7 +65,7 @@ class _State(eqx.Module):
     norm2: jax.Array  # ||H||_F^2
     trace: jax.Array  # tr H
     it: jax.Array
-    hist_d2: jax.Array  # (L,)
+    hist_d2: jax.Array  # (L,) objective (d2 for ALRA, phi for robust ALRA) per iterate
     hist_g: jax.Array  # (L,)
 
 
@@ -167,7 +167,7 @@ class _Alternation(AbstractSolver):
             mu, gamma, Um = _k.alternation_update(V, p0, K, W, y, Xm, self._mu_rule())
             lam, X = self._eig(problem, (Xm, mu, gamma), Xm)
         d2, phi, norm2, trace = self._scalars(problem, K, y, rho, Xm, mu, gamma, Um)
-        hist_d2 = self._record(jnp.zeros((L,), rd), 0, d2)
+        hist_d2 = self._record(jnp.zeros((L,), rd), 0, phi)
         hist_g = self._record(jnp.zeros((L,), rd), 0, self._ratio(lam, trace))
         return _State(K, W, y, s, Xm, mu, gamma, Um, X.astype(V.dtype), lam.astype(rd), d2, phi,
                       jnp.asarray(-1.0, rd), norm2, trace, jnp.asarray(0, jnp.int32), hist_d2, hist_g)
@@ -185,7 +185,7 @@ class _Alternation(AbstractSolver):
         it = st.it + 1
         return _State(st.K, st.W, st.y, st.scale, Xm, mu, gamma, Um, X.astype(V.dtype), lam.astype(mu.dtype),
                       d2, phi, st.phi, norm2, trace, it,
-                      self._record(st.hist_d2, it, d2), self._record(st.hist_g, it, self._ratio(lam, trace)))
+                      self._record(st.hist_d2, it, phi), self._record(st.hist_g, it, self._ratio(lam, trace)))
 
     def _which_rule(self, problem, st: _State):
         tol_abs, tol_stag = self._tols(st.d2.dtype)
@@ -213,7 +213,7 @@ class _Alternation(AbstractSolver):
             top_eigenvalues=s * st.lam,
         )
         if int(self.trace_length):
-            stats.update(trace_distance2=s * s * st.hist_d2, trace_ratio=st.hist_g)
+            stats.update(trace_objective=s * s * st.hist_d2, trace_ratio=st.hist_g)
         return Solution(value=H, objective=s * s * st.phi, result=result, stats=stats)
 
 
@@ -233,7 +233,8 @@ class ALRA(_Alternation):
         krylov_dim: Krylov subspace dimension (columns).
         gram_method: ``"pinv"`` (default; eigenvalue pseudo-inverse of ``K``, safe for dependent
             patterns) or ``"cholesky"`` (faster set-up; ``K`` must be well conditioned).
-        trace_length: record ``d^2`` and ``g`` for the first ``trace_length`` iterates in ``stats``.
+        trace_length: record the objective and ``g`` of the first ``trace_length`` iterates
+            (``stats["trace_objective"]``, ``stats["trace_ratio"]``; entry 0 is the initialiser).
 
     Warm start: ``init=`` an ``(N, N)`` matrix; its top eigenvector(s) start the alternation.
     """
@@ -259,13 +260,13 @@ class RobustALRA(_Alternation):
     ``objective`` is ``phi`` (W^2).
     """
 
-    rho: float = 10.0
+    rho: float = eqx.field(default=10.0, converter=jnp.asarray)  # an array: changing it does not recompile
     mu_rule: str = eqx.field(default="exact", static=True)
     max_steps: int = 3000
 
     def __check_init__(self):
         super().__check_init__()
-        if not float(self.rho) > 0:
+        if is_concrete(self.rho) and not float(self.rho) > 0:
             raise ValueError(f"rho: expected a positive penalty, got {self.rho}")
         if self.mu_rule not in ("exact", "paper"):
             raise ValueError(f"mu_rule: expected 'exact' or 'paper', got {self.mu_rule!r}")
@@ -277,7 +278,8 @@ class RobustALRA(_Alternation):
         if not isinstance(problem, RobustMeasurements):
             raise ValueError(f"problem: RobustALRA expects RobustMeasurements, got {type(problem).__name__}")
         # Scaling y and H by s leaves the optimum unchanged for fixed rho (phi is homogeneous).
-        return problem.midpoint, 1.0 / self.rho, jnp.asarray(self.rho, problem.p0.dtype)
+        rho = jnp.asarray(self.rho, problem.p0.dtype)
+        return problem.midpoint, 1.0 / rho, rho
 
     def _defaults(self, dtype):
         return (1e-12, 1e-10) if jnp.finfo(dtype).bits >= 64 else (1e-10, 1e-6)

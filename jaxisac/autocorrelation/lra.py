@@ -116,6 +116,7 @@ class _LRAState(eqx.Module):
     it: jax.Array
     sdp_status: jax.Array  # worst status of the SDPs so far
     sdp_iterations: jax.Array
+    step_objective: jax.Array  # tr(G X) of the last Charnes-Cooper SDP
     hist_g: jax.Array
 
 
@@ -123,8 +124,9 @@ class LRA(AbstractSolver):
     """LRA (Algorithm 1 for complex patterns, Algorithm 2 for real +-1 patterns).
 
     ``jaxisac.solve(PowerMeasurements(V, p), LRA())`` returns ``value = H_hat`` ``(N, N)`` (PSD),
-    ``objective = g(H_hat)``; ``stats``: ``steps`` (SDP steps after TM), ``ratio_tm`` (g at the TM
-    initialiser), ``sdp_status`` (worst status of the inner SDPs), ``sdp_iterations``.
+    ``objective = g(H_hat)``; ``stats``: ``steps`` (SDP steps after TM), ``sdp_status`` (worst status of
+    the inner SDPs), ``sdp_iterations`` (ADMM iterations, TM included), ``step_objective`` (``tr(G X)``
+    of the last SDP step), ``trace_ratio`` (``g`` per iterate, entry 0 = TM, when ``trace_length``).
 
     Args:
         eps: stop when ``g(H) > eps`` (0.95, the paper's rule).
@@ -167,7 +169,7 @@ class LRA(AbstractSolver):
         hist = jnp.zeros((L,), rd)
         if L:
             hist = hist.at[0].set(g)
-        return _LRAState(H, s, g, jnp.asarray(0, jnp.int32), status, iters, hist)
+        return _LRAState(H, s, g, jnp.asarray(0, jnp.int32), status, iters, jnp.zeros((), rd), hist)
 
     def step(self, problem, st):
         r = problem.rank
@@ -183,7 +185,7 @@ class LRA(AbstractSolver):
         if hist.shape[0]:
             hist = hist.at[jnp.minimum(it, hist.shape[0] - 1)].set(g)
         return _LRAState(H, st.scale, g, it, jnp.maximum(st.sdp_status, sol.result),
-                         st.sdp_iterations + jnp.asarray(sol.stats["iterations"], jnp.int32), hist)
+                         st.sdp_iterations + jnp.asarray(sol.stats["iterations"], jnp.int32), -sol.objective, hist)
 
     def terminate(self, problem, st):
         done = (st.g > self.eps) & (st.it >= self.min_steps)
@@ -191,7 +193,8 @@ class LRA(AbstractSolver):
 
     def postprocess(self, problem, st, result, stats):
         stats = dict(stats)
-        stats.update(sdp_status=st.sdp_status, sdp_iterations=st.sdp_iterations, ratio=st.g)
+        stats.update(sdp_status=st.sdp_status, sdp_iterations=st.sdp_iterations, ratio=st.g,
+                     step_objective=st.step_objective)
         if int(self.trace_length):
             stats.update(trace_ratio=st.hist_g)
         return Solution(value=st.scale * st.H, objective=st.g, result=result, stats=stats)

@@ -30,6 +30,7 @@ __all__ = [
 
 def _to_output(v, bits):
     v = v * jnp.conj(v[-1])  # v_N = 1 (|c^H v| is invariant to a common phase of the alphabet)
+    v = v.at[-1].set(1.0)  # exactly (removes round-off)
     if bits == 1:
         return jnp.real(v)
     return v
