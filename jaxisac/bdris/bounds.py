@@ -137,7 +137,10 @@ def determinant_invariant(H_backward: Any, H_forward: Any) -> jnp.ndarray:
 def singular_value_bounds(H_backward: Any, H_forward: Any) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Cor 3.3 (14), ``H_D = 0``, fully connected:
     ``max_{i+j=n+N_S} s_i(H_B) s_j(H_F) <= sigma_n(H) <= min_{i+j=n+1} s_i(H_B) s_j(H_F)``,
-    ``i, j in 1..N_S`` (zero-padded). Returns ``(lower, upper)`` for ``n = 1..min(N_R, N_T)``."""
+    ``i, j in 1..N_S`` (zero-padded). Returns ``(lower, upper)`` for ``n = 1..min(N_R, N_T)``.
+
+    For ``n > N_S`` the printed upper bound is valid but not tight (``rank H <= N_S``): we return the
+    attained value 0 there (found by enumerating permutations, ``tests/bdris/test_appendix.py``)."""
     H_B, H_F = _pair(H_backward, H_forward)
     sb, sf = _sv_pair(H_B, H_F)
     n_s = H_B.shape[1]
@@ -149,6 +152,7 @@ def singular_value_bounds(H_backward: Any, H_forward: Any) -> tuple[jnp.ndarray,
     big = jnp.asarray(jnp.inf, prod.dtype)
     upper = jnp.min(jnp.where((i + j)[None] == n + 1, prod[None], big), axis=(1, 2))
     lower = jnp.max(jnp.where((i + j)[None] == n + n_s, prod[None], 0.0), axis=(1, 2))
+    upper = jnp.where(jnp.arange(1, N + 1) > n_s, 0.0, upper)
     return lower, upper
 
 
