@@ -31,7 +31,7 @@ def takagi(A: Any) -> tuple[jax.Array, jax.Array]:
     """
     A = check_array(A, "A", kind="complex")
     u, s, vh = jnp.linalg.svd(A)
-    t = jnp.sum(jnp.conj(u) * jnp.conj(jnp.swapaxes(vh, -1, -2)), axis=-2)  # diag(U^H conj(V))
+    t = jnp.sum(jnp.conj(u) * jnp.swapaxes(vh, -1, -2), axis=-2)  # diag(U^H conj(V)), conj(V) = vh^T
     ph = jnp.exp(0.5j * jnp.angle(t)).astype(u.dtype)
     return u * ph[..., None, :], s
 
