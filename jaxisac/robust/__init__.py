@@ -10,6 +10,7 @@ trust-region worst case, implicitly differentiable), :func:`sensing_centric_wave
 :func:`make_scenario`. See ``shared/specs/seed-002-robust.md`` for the maths.
 """
 
+from .calibration import Calibration, calibrate_theta, coverage_fraction
 from .joint import PAPCProblem, joint_cost, papc_waveform, tpc_waveform
 from .methods import JointProblem, Method1, Method2, Method3, Nominal, SensingCentricProblem
 from .metrics import (
@@ -38,6 +39,9 @@ from .sensing_centric import cholesky_factor, method2_step, remedy_waveform, sen
 from .worst_case import WorstCase, worst_case, worst_case_channel, worst_case_value
 
 __all__ = [
+    "Calibration",
+    "calibrate_theta",
+    "coverage_fraction",
     "JointProblem",
     "Method1",
     "Method2",
