@@ -8,6 +8,7 @@ the model (``P_t`` in W for l = 1 volts/amperes of the circuit model; beampatter
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -40,10 +41,15 @@ def _check(model: DMAModel, y: Any, B: Any) -> tuple[jax.Array, jax.Array]:
     return y.astype(model.R0.dtype), B.astype(model.Y_ss.dtype)
 
 
+@jax.jit
+def _U(model, y, B):
+    return jnp.linalg.solve(model.loads(y), model.Y_st @ B)
+
+
 def excitations(model: DMAModel, y: Any, B: Any) -> jax.Array:
     """(L, K) element excitations ``U = (R0 I + Y_ss + j diag y)^{-1} Y_st B`` (LU solve)."""
     y, B = _check(model, y, B)
-    return jnp.linalg.solve(model.loads(y), model.Y_st @ B)
+    return _U(model, y, B)
 
 
 def beampattern(model: DMAModel, y: Any, B: Any, directions: Any, *, element_factor: bool = False) -> jax.Array:
@@ -51,9 +57,14 @@ def beampattern(model: DMAModel, y: Any, B: Any, directions: Any, *, element_fac
     directions = check_array(directions, "directions", ndim=2, kind="real")
     if directions.shape[-1] != 2:
         raise ValueError(f"directions: expected shape (D, 2) (azimuth, elevation), got {directions.shape}")
-    U = excitations(model, y, B)
-    A = steering(model, directions.astype(model.R0.dtype), element_factor=element_factor)
-    return jnp.sum(jnp.abs(A @ U) ** 2, axis=-1)
+    y, B = _check(model, y, B)
+    return _bp(model, y, B, directions.astype(model.R0.dtype), element_factor)
+
+
+@functools.partial(jax.jit, static_argnums=4)
+def _bp(model, y, B, directions, element_factor):
+    A = steering(model, directions, element_factor=element_factor)
+    return jnp.sum(jnp.abs(A @ _U(model, y, B)) ** 2, axis=-1)
 
 
 def p_tot(model: DMAModel, y: Any, B: Any, directions: Any) -> jax.Array:
@@ -64,6 +75,11 @@ def p_tot(model: DMAModel, y: Any, B: Any, directions: Any) -> jax.Array:
 def effective_channels(model: DMAModel, y: Any) -> jax.Array:
     """(M, N) effective channels ``h_m = y_RS,m Ytilde Y_st`` (rows)."""
     y = check_array(y, "y", shape=(model.L,), kind="real").astype(model.R0.dtype)
+    return _heff(model, y)
+
+
+@jax.jit
+def _heff(model, y):
     C = jnp.linalg.solve(model.loads(y), model.y_RS.T).T  # y_RS Ytilde (Ytilde symmetric)
     return C @ model.Y_st
 
@@ -74,20 +90,36 @@ def sinr(model: DMAModel, y: Any, B: Any, noise_var: Any) -> jax.Array:
     noise_var = check_positive(noise_var, "noise_var")
     if B.shape[1] < model.M:
         raise ValueError(f"B: expected at least M = {model.M} columns, got {B.shape[1]}")
-    g = jnp.abs(effective_channels(model, y) @ B) ** 2  # (M, K)
+    return _sinr(model, y, B, noise_var)
+
+
+@jax.jit
+def _sinr(model, y, B, noise_var):
+    g = jnp.abs(_heff(model, y) @ B) ** 2  # (M, K)
     sig = jnp.diagonal(g[:, : model.M])
     return sig / (jnp.sum(g, axis=1) - sig + noise_var)
 
 
 def transmit_power(model: DMAModel, y: Any, B: Any) -> jax.Array:
     """Transmit power via the energy identity ``P_t = 1/2 tr(U^H (R0 I + Re Y_ss) U)`` (>= 0)."""
-    U = excitations(model, y, B)
+    y, B = _check(model, y, B)
+    return _pt(model, y, B)
+
+
+@jax.jit
+def _pt(model, y, B):
+    U = _U(model, y, B)
     return 0.5 * jnp.real(jnp.sum(jnp.conj(U) * (model.W.astype(U.dtype) @ U)))
 
 
 def transmit_power_ports(model: DMAModel, y: Any, B: Any) -> jax.Array:
     """Transmit power from the port formula (5): ``1/2 Re tr((Y_tt - Y_st^T Ytilde Y_st) B B^H)``."""
     y, B = _check(model, y, B)
+    return _pt_ports(model, y, B)
+
+
+@jax.jit
+def _pt_ports(model, y, B):
     F = jnp.linalg.solve(model.loads(y), model.Y_st)
     Yp = model.Y_tt - model.Y_st.T @ F
     return 0.5 * jnp.real(jnp.trace(Yp @ B @ jnp.conj(B).T))

@@ -151,34 +151,48 @@ def make_model(
     if channel == "rayleigh" and key is None:
         raise ValueError("key: the 'rayleigh' channel needs a jax.random key")
     cdt = jnp.dtype(dtype) if dtype is not None else jnp.result_type(complex)
-    rdt = jnp.finfo(cdt).dtype
-    users = check_array(users, "users", ndim=2, kind="real").astype(rdt)
+    # Build in the widest available precision (float64 with x64), then cast: the phases k*D ~ 1e4 rad.
+    bdt = jnp.result_type(float)
+    users = check_array(users, "users", ndim=2, kind="real").astype(bdt)
     if users.shape[-1] != 3:
         raise ValueError(f"users: expected shape (M, 3), got {users.shape}")
-    R0 = jnp.asarray(R0, rdt)
+    R0 = jnp.asarray(R0, bdt)
     if is_concrete(R0) and float(R0) < 0:
         raise ValueError(f"R0: expected a load conductance >= 0, got {float(R0)}")
-    freq = jnp.asarray(freq, rdt)
+    freq = jnp.asarray(freq, bdt)
+    if is_concrete(freq):
+        lam = physics.C0 / freq
+        geom = physics.dma_geometry(int(N), int(L_mu), wavelength=lam, d_el=element_spacing, d_wg=guide_spacing, dtype=bdt)
+        margin = physics.resonance_margin(freq, geom["a"], geom["S"])
+        if float(margin) < 1e-2:
+            raise ValueError(
+                f"L_mu/element_spacing: waveguide resonance, |sin(k_x S)| = {float(margin):.2e} < 1e-2; change the length"
+            )
+    site = jnp.asarray(site, bdt)
+    key = jax.random.key(0) if key is None else key
+    spacing = jnp.asarray([jnp.nan if element_spacing is None else element_spacing,
+                           jnp.nan if guide_spacing is None else guide_spacing], bdt)
+    model = _build(users, R0, freq, site, key, spacing, int(N), int(L_mu), channel)
+    return model.astype(cdt)
+
+
+@eqx.filter_jit
+def _build(users, R0, freq, site, key, spacing, N, L_mu, channel):
     lam = physics.C0 / freq
-    geom = physics.dma_geometry(int(N), int(L_mu), wavelength=lam, d_el=element_spacing, d_wg=guide_spacing, dtype=rdt)
-    margin = physics.resonance_margin(freq, geom["a"], geom["S"])
-    if is_concrete(margin) and float(margin) < 1e-2:
-        raise ValueError(
-            f"L_mu/element_spacing: waveguide resonance, |sin(k_x S)| = {float(margin):.2e} < 1e-2; change the length"
-        )
-    blocks = physics.admittance_blocks(geom, freq)
-    site = jnp.asarray(site, rdt)
+    d_el = jnp.where(jnp.isnan(spacing[0]), lam / 2, spacing[0])
+    d_wg = jnp.where(jnp.isnan(spacing[1]), lam, spacing[1])
+    geom = physics.dma_geometry(N, L_mu, wavelength=lam, d_el=d_el, d_wg=d_wg, dtype=users.dtype)
+    blocks = physics.admittance_blocks(geom, freq, N=N)
     absolute = geom["positions"] + site
     if channel == "los":
         Y_rs = physics.los_channel(users, absolute, freq)
     else:
         Y_rs = physics.rayleigh_channel(key, users, absolute, freq)
     Y_rr, Y_r = physics.user_admittances(users, freq)
-    model = DMAModel(
+    return DMAModel(
         Y_tt=blocks["Y_tt"], Y_st=blocks["Y_st"], Y_ss=blocks["Y_ss"], Y_rs=Y_rs, Y_rr=Y_rr, Y_r=Y_r,
         positions=geom["positions"], k=blocks["k"], R0=R0,
     )
-    return model.astype(cdt)
 
 
 def random_users(key: jax.Array, M: int, *, x=(-20.0, 20.0), y=(20.0, 60.0), z: float = 1.5, dtype: Any = None) -> jax.Array:

@@ -117,19 +117,17 @@ def green_free_space(r: jax.Array, rp: jax.Array, *, k, eye: jax.Array | None = 
     return jnp.where(eye, 0.0, G)
 
 
-def admittance_blocks(geom: dict, freq: Any, *, ell: float = 1.0) -> dict:
+def admittance_blocks(geom: dict, freq: Any, *, N: int, ell: float = 1.0) -> dict:
     """W3-W5: ``Y_tt`` (N, N), ``Y_st`` (L, N), ``Y_ss`` (L, L) (complex), plus ``k``, ``k_x``."""
     r = geom["positions"]
     x = geom["x_local"]
     guide = geom["guide"]
     a, b, S = geom["a"], geom["b"], geom["S"]
-    N = int(guide[-1]) + 1 if not isinstance(guide, jax.core.Tracer) else None
     k, kx = wavenumbers(freq, a)
     omega = 2.0 * jnp.pi * freq
     w_eps = omega * EPS0
     L = x.shape[0]
     gw = dict(k=k, kx=kx, a=a, b=b, S=S)
-    N = int(L // jnp.sum(guide == 0)) if N is None else N
     same = guide[:, None] == guide[None, :]
     eye = jnp.eye(L, dtype=bool)
     Gw = green_waveguide(x[:, None], x[None, :], **gw)
