@@ -1,0 +1,223 @@
+"""Benchmark (seed 004): jaxisac ALRA (batched, Krylov eigen step) vs a NumPy/SciPy ALRA looping over
+instances, and jaxisac LRA / TM (ADMM SDP in JAX) vs the same steps with CVXPY + Clarabel.
+
+Everything runs in ONE process on the same machine, side by side. Compile time is excluded from the
+per-instance times and reported separately; JAX results are synchronised with ``block_until_ready``.
+NumPy is pinned to one BLAS thread (spec §3.7: multithreaded BLAS on a loaded 2-core machine is
+much slower); XLA uses its default CPU threading. With a GPU visible, ALRA is also run on >= 1000 drops
+in one call and the throughput is reported with the device.
+
+    python experiments/bench_autocorrelation.py [--quick]
+
+Writes results/autocorrelation/bench.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import time  # noqa: E402
+
+import jax  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import jaxisac  # noqa: E402
+from jaxisac import autocorrelation as ac  # noqa: E402
+
+OUT = pathlib.Path(__file__).resolve().parent.parent / "results" / "autocorrelation"
+
+
+# ------------------------------------------------------------------ NumPy reference ALRA (Gram form)
+def numpy_alra(V, p, tol_abs=1e-12, tol_stag=1e-9, max_iter=5000):
+    """ALRA with the distance rule, NumPy: full eigh per iteration (spec §3.3)."""
+    s = np.mean(p)
+    y = p / s
+    real = np.isrealobj(V)
+    r = 2 if real else 1
+    Vc = V if real else np.conj(V)
+    G = Vc @ V.T
+    K = np.real(G * np.conj(G))
+    w, Q = np.linalg.eigh(K)
+    cut = K.shape[0] * np.finfo(float).eps * np.max(np.abs(w))
+    Kinv = (Q * np.where(w > cut, 1 / np.where(w > cut, w, 1), 0)) @ Q.T
+    alpha = Kinv @ y
+    H = (V.T * alpha) @ Vc
+    d2_prev = None
+    for it in range(1, max_iter + 1):
+        lam, E = np.linalg.eigh(H)
+        X = E[:, ::-1][:, :r]
+        Z = Vc @ X
+        U = np.real(Z * np.conj(Z))
+        KU = Kinv @ U
+        mu = np.linalg.pinv(U.T @ KU) @ (KU.T @ y)
+        gamma = alpha - KU @ mu
+        M = (X * mu) @ np.conj(X).T
+        D = (V.T * gamma) @ Vc
+        H = M + D
+        d2 = gamma @ K @ gamma
+        nH = np.sum(np.abs(H) ** 2)
+        if d2 <= tol_abs * nH or (d2_prev is not None and abs(d2_prev - d2) <= tol_stag * d2):
+            break
+        d2_prev = d2
+    return s * H, it
+
+
+# ------------------------------------------------------------------ CVXPY reference TM / LRA
+def cvx_tm(V, p):
+    import cvxpy as cp
+
+    n = V.shape[1]
+    real = np.isrealobj(V)
+    re = (lambda x: x) if real else cp.real
+    H = cp.Variable((n, n), symmetric=True) if real else cp.Variable((n, n), hermitian=True)
+    cons = [H >> 0] + [re(cp.trace(np.outer(v, np.conj(v)) @ H)) == pt for v, pt in zip(V, p)]
+    cp.Problem(cp.Minimize(re(cp.trace(H))), cons).solve(solver=cp.CLARABEL)
+    return H.value
+
+
+def cvx_lra(V, p, eps=0.95, max_steps=30):
+    import cvxpy as cp
+
+    n = V.shape[1]
+    real = np.isrealobj(V)
+    r = 2 if real else 1
+    re = (lambda x: x) if real else cp.real
+    H = cvx_tm(V, p)
+    steps = 0
+    for steps in range(max_steps + 1):
+        lam = np.linalg.eigvalsh(H)
+        if np.sum(lam[::-1][:r]) / np.sum(lam) > eps or steps == max_steps:
+            break
+        X = np.linalg.eigh(H)[1][:, ::-1][:, :r]
+        G = cp.Variable((n, n), symmetric=True) if real else cp.Variable((n, n), hermitian=True)
+        gam = cp.Variable(nonneg=True)
+        cons = [G >> 0, re(cp.trace(G)) == 1] + [
+            re(cp.trace(np.outer(v, np.conj(v)) @ G)) == pt * gam for v, pt in zip(V, p)
+        ]
+        cp.Problem(cp.Maximize(re(cp.trace((X @ np.conj(X).T) @ G))), cons).solve(solver=cp.CLARABEL)
+        H = G.value / gam.value
+    return H, steps
+
+
+def _timed(f, *a):
+    t = time.perf_counter()
+    out = f(*a)
+    jax.block_until_ready(out)
+    return out, time.perf_counter() - t
+
+
+def bench_alra(n_side, T, b, n_drops, rows):
+    drops = [ac.paper_drop(3000 + i, T, b, nx=n_side, nz=n_side) for i in range(n_drops)]
+    Vs = jnp.stack([jnp.asarray(d.V) for d in drops])
+    ps = jnp.stack([jnp.asarray(d.p) for d in drops])
+    Hbars = [np.asarray(ac.true_autocorrelation(d.hbar, b)) for d in drops]
+    N = n_side * n_side + 1
+    for name, solver in (("krylov", ac.ALRA()), ("eigh", ac.ALRA(eig="eigh"))):
+        f = jax.jit(jax.vmap(lambda V, p: jaxisac.solve(ac.PowerMeasurements(V, p), solver, throw=False)))
+        sol, t_first = _timed(f, Vs, ps)
+        sol, t_run = _timed(f, Vs, ps)
+        nm = [float(ac.nmse(sol.value[i], Hbars[i])) for i in range(n_drops)]
+        rows.append(dict(what=f"ALRA jaxisac ({name})", N=N, T=T, b=b, batch=n_drops, per_instance_s=t_run / n_drops,
+                         compile_s=t_first - t_run, iterations=np.asarray(sol.stats["steps"]).tolist(),
+                         nmse_median=float(np.median(nm)), nmse_max=float(np.max(nm))))
+    t = time.perf_counter()
+    res = [numpy_alra(d.V, d.p) for d in drops]
+    t_np = time.perf_counter() - t
+    nm = [float(np.sum(np.abs(H - Hb) ** 2) / np.sum(np.abs(Hb) ** 2)) for (H, _), Hb in zip(res, Hbars)]
+    rows.append(dict(what="ALRA NumPy loop (eigh, 1 BLAS thread)", N=N, T=T, b=b, batch=n_drops, per_instance_s=t_np / n_drops,
+                     compile_s=0.0, iterations=[it for _, it in res], nmse_median=float(np.median(nm)), nmse_max=float(np.max(nm))))
+
+
+def bench_sdp(n_side, T, b, n_drops, rows, which):
+    drops = [ac.paper_drop(4000 + i, T, b, nx=n_side, nz=n_side) for i in range(n_drops)]
+    Vs = jnp.stack([jnp.asarray(d.V) for d in drops])
+    ps = jnp.stack([jnp.asarray(d.p / np.mean(d.p)) for d in drops])
+    Hbars = [np.asarray(ac.true_autocorrelation(d.hbar, b)) / np.mean(d.p) for d in drops]
+    N = n_side * n_side + 1
+    solver = ac.TM() if which == "TM" else ac.LRA()
+    f = jax.jit(jax.vmap(lambda V, p: jaxisac.solve(ac.PowerMeasurements(V, p), solver, throw=False)))
+    sol, t_first = _timed(f, Vs, ps)
+    sol, t_run = _timed(f, Vs, ps)
+    nm = [float(ac.nmse(sol.value[i], Hbars[i])) for i in range(n_drops)]
+    extra = {} if which == "TM" else {"steps": np.asarray(sol.stats["steps"]).tolist()}
+    rows.append(dict(what=f"{which} jaxisac (ADMM SDP, batched)", N=N, T=T, b=b, batch=n_drops, per_instance_s=t_run / n_drops,
+                     compile_s=t_first - t_run, nmse_median=float(np.median(nm)), nmse_max=float(np.max(nm)),
+                     status=np.asarray(sol.result).tolist(), **extra))
+    t = time.perf_counter()
+    if which == "TM":
+        res = [(cvx_tm(d.V, np.asarray(p)), 0) for d, p in zip(drops, ps)]
+    else:
+        res = [cvx_lra(d.V, np.asarray(p)) for d, p in zip(drops, ps)]
+    t_cv = time.perf_counter() - t
+    nm = [float(np.sum(np.abs(H - Hb) ** 2) / np.sum(np.abs(Hb) ** 2)) for (H, _), Hb in zip(res, Hbars)]
+    extra = {} if which == "TM" else {"steps": [s for _, s in res]}
+    rows.append(dict(what=f"{which} CVXPY + Clarabel (loop)", N=N, T=T, b=b, batch=n_drops, per_instance_s=t_cv / n_drops,
+                     compile_s=0.0, nmse_median=float(np.median(nm)), nmse_max=float(np.max(nm)), **extra))
+
+
+def bench_gpu(rows, n_drops=1024):
+    gpus = [d for d in jax.devices() if d.platform == "gpu"]
+    if not gpus:
+        rows.append(dict(what="GPU throughput", note="no GPU visible to JAX on this machine: not measured"))
+        return
+    keys = jax.random.split(jax.random.key(0), n_drops)
+    drops = jax.jit(jax.vmap(lambda k: ac.make_drop(k, 260, 2)))(keys)
+    for dtype, solver in (("complex128", ac.ALRA()), ("complex64", ac.ALRA())):
+        V = drops.V.astype(dtype)
+        p = drops.p.astype(jnp.float64 if dtype == "complex128" else jnp.float32)
+        f = jax.jit(jax.vmap(lambda V, p: jaxisac.solve(ac.PowerMeasurements(V, p), solver, throw=False)))
+        sol, t_first = _timed(f, V, p)
+        sol, t_run = _timed(f, V, p)
+        Hb = ac.true_autocorrelation(drops.hbar, 2)
+        nm = np.asarray(ac.nmse(sol.value.astype(jnp.complex128), Hb))
+        rows.append(dict(what=f"ALRA GPU ({dtype})", device=str(gpus[0].device_kind), N=65, T=260, b=2, batch=n_drops,
+                         per_instance_s=t_run / n_drops, call_s=t_run, compile_s=t_first - t_run,
+                         nmse_median=float(np.median(nm)), success=int(np.sum(nm <= 1e-6))))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="CI-sized run")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    if args.quick:
+        bench_alra(8, 260, 2, 2, rows)
+        bench_sdp(3, 24, 2, 2, rows, "TM")
+        bench_sdp(3, 24, 2, 2, rows, "LRA")
+    else:
+        bench_alra(8, 260, 2, 8, rows)
+        bench_alra(8, 260, 1, 8, rows)
+        bench_sdp(4, 60, 2, 4, rows, "TM")
+        bench_sdp(4, 60, 2, 4, rows, "LRA")
+        bench_sdp(4, 40, 1, 4, rows, "LRA")
+    bench_gpu(rows, 64 if args.quick else 1024)
+    # ratios: per-instance time of the reference / jaxisac, pairwise by (N, T, b)
+    for r in rows:
+        if "jaxisac" in r.get("what", ""):
+            kind = r["what"].split()[0]
+            ref = [q for q in rows if q.get("what", "").startswith(kind) and "jaxisac" not in q["what"]
+                   and (q["N"], q["T"], q["b"]) == (r["N"], r["T"], r["b"])]
+            if ref:
+                r["speedup_vs_reference"] = ref[0]["per_instance_s"] / r["per_instance_s"]
+    info = dict(devices=[str(d) for d in jax.devices()], cpu_count=os.cpu_count(), quick=args.quick,
+                note="timings taken while other jobs loaded the 2 CPU cores; NumPy pinned to 1 BLAS thread")
+    (OUT / "bench.json").write_text(json.dumps(dict(info=info, rows=rows), indent=1))
+    print(info)
+    for r in rows:
+        print({k: (round(v, 6) if isinstance(v, float) else v) for k, v in r.items() if k != "iterations"})
+    return rows
+
+
+if __name__ == "__main__":
+    main()
