@@ -141,7 +141,9 @@ class JointProblem(eqx.Module):
         self.budget = _scalar(budget, "budget", rd)
         self.noise_var = _scalar(noise_var, "noise_var", rd, strict=True)
         self.constraint = constraint
-        if constraint == "papc":
+        if constraint == "papc" and isinstance(power, (int, float)):
+            self.power_value = float(power)
+        elif constraint == "papc":
             if not is_concrete(self.power):
                 raise ValueError("power: PAPC needs a concrete power (it fixes the oblique manifold)")
             self.power_value = float(self.power)
