@@ -81,7 +81,7 @@ def _quad(fv, Gv, z):
 
 
 def p4mm_solve(data, gamma, p_max, beta_lo, beta_hi, radius, *, maxmin: bool, has_upper: bool,
-               has_lower: bool, outer: int = 40, inner: int = 50, rho0: float = 10.0, rho_growth: float = 1.5,
+               has_lower: bool, outer: int = 30, inner: int = 40, rho0: float = 1.0, rho_growth: float = 1.5,
                phase1=False, p_cap=None):
     """Solve P4-MM (spec §2.5) by an augmented Lagrangian with accelerated projected-gradient inner
     steps (FISTA with backtracking and restart) in the scaled variable ``x = z / radius`` in [-1, 1]^L.

@@ -22,7 +22,7 @@ class P4MMConfig(eqx.Module):
 
     outer: int = eqx.field(static=True, default=30)
     inner: int = eqx.field(static=True, default=40)
-    rho0: float = 10.0
+    rho0: float = 1.0
     rho_growth: float = 1.5
 
 
