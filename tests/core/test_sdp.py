@@ -136,6 +136,10 @@ def test_trace_constrained_min_is_smallest_eigenvalue():
     # the minimiser is the projector on the bottom eigenvector; y = lambda_min
     np.testing.assert_allclose(np.asarray(sol.value.X[0]), np.outer(U[:, 0], U[:, 0].conj()), atol=1e-6)
     assert float(sol.value.y[0]) == pytest.approx(w[0], abs=1e-7)
+    # the real 2n x 2n embedding used for larger complex blocks gives the same answer
+    embedded = solve_sdp(sdp, ADMMSDP(tol=1e-9, max_steps=3000, embed_above=0))
+    assert int(embedded.result) == Status.SUCCESS
+    np.testing.assert_allclose(np.asarray(embedded.value.X[0]), np.asarray(sol.value.X[0]), atol=1e-6)
     # envelope-theorem gradient of the optimal value: d lambda_min / dC = u u^H
     g = jax.grad(lambda Cm: optimal_value(SDP(C=(Cm,), A=sdp.A, b=sdp.b), TIGHT))(jnp.asarray(C))
     np.testing.assert_allclose(np.conj(np.asarray(g)), np.outer(U[:, 0], U[:, 0].conj()), atol=1e-6)
