@@ -7,3 +7,6 @@ from .metrics import (
 )
 from .problem import DMAProblem, make_problem
 from .digital import digital_step, evaluate, p2_sdp
+from .analog import P4MMConfig, analog_step, coefficients
+from .ao import DMAAO
+from .baselines import digital_only, fd_upper_bound

@@ -55,7 +55,7 @@ def p2_sdp(problem: DMAProblem, H, AP, *, margin=0.0, phase1=False, p_cap=None) 
     textbook Phase I, but the shared ADMM solver does not converge on it; see the README notes.)
     Slack layout: one per inequality row, then ``t`` (max-min only).
     """
-    D, M, N = problem.D, problem.model.M, problem.model.N
+    D, M, N = problem.D, problem.model.M, H.shape[-1]
     rdt = problem.p_max.dtype
     Ad = _outer(H[:D])  # (D, N, N)
     Ym = _outer(H[D:])  # (M, N, N)

@@ -27,11 +27,17 @@ def small_problem(**kw):
     return dma.make_problem(small_model(), **kw)
 
 
-AO_TEST = DMAAO(max_iters=15, max_steps=40)
+AO_TEST = DMAAO(max_iters=15, max_steps=80)
 
 
 @functools.lru_cache(maxsize=None)
 def ao_single():
+    return jax.jit(lambda p: jaxisac.solve(p, AO_TEST, throw=False))
+
+
+@functools.lru_cache(maxsize=None)
+def ao_single_c64():
+    """Same function, traced for complex64 problems (its own compilation)."""
     return jax.jit(lambda p: jaxisac.solve(p, AO_TEST, throw=False))
 
 
