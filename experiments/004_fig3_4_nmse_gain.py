@@ -3,7 +3,7 @@
 ALRA with the paper's stopping rule (ALRA-eps) and run to convergence (distance rule, ALRA-conv),
 TM and LRA (ADMM SDP; optional at N = 65, slow), with UB / RMS / CSM, for b = 1 and b = 2.
 Full: N = 65, T_p in {65, 130, 200, 260, 350, 500}, 10 drops (spec §10.3 scale; the paper used 1000).
---quick: N = 17, T_p in {40, 60, 80, 120}, 4 drops, with TM and LRA.
+--quick: N = 17, T_p in {40, 80}, 3 drops (TM and LRA only with --sdp).
 
     python experiments/004_fig3_4_nmse_gain.py [--quick] [--sdp] [--drops 10]
 """
@@ -23,12 +23,12 @@ from jaxisac.core import ProgressBar
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--sdp", action="store_true", help="also TM and LRA at full size (slow)")
+    ap.add_argument("--sdp", action="store_true", help="also TM and LRA (ADMM SDP; slow on CPU)")
     ap.add_argument("--drops", type=int, default=None)
     a = ap.parse_args()
-    nx, Ts, nd = (4, [40, 60, 80, 120], 4) if a.quick else (8, [65, 130, 200, 260, 350, 500], 10)
+    nx, Ts, nd = (4, [40, 80], 3) if a.quick else (8, [65, 130, 200, 260, 350, 500], 10)
     nd = a.drops or nd
-    with_sdp = a.quick or a.sdp
+    with_sdp = a.sdp
     solvers = {"ALRA-eps": ac.ALRA(rule="paper"), "ALRA-conv": ac.ALRA()}
     if with_sdp:
         solvers.update({"TM": ac.TM(), "LRA": ac.LRA()})
