@@ -35,7 +35,9 @@ from jaxisac.kernels import robust as _k
 
 __all__ = ["PAPCProblem", "papc_problem", "tpc_waveform", "papc_waveform", "joint_cost", "DEFAULT_PAPC_SOLVER"]
 
-DEFAULT_PAPC_SOLVER = RiemannianCG(max_steps=500, gtol=1e-6, init_step=1.0, armijo=0.01)
+DEFAULT_PAPC_SOLVER = RiemannianCG(
+    max_steps=500, gtol=1e-6, rtol=1e-12, init_step=1.0, armijo=0.01, max_doublings=2, max_halvings=20
+)
 
 
 def _check_joint(H, S, X0, power, rho):
