@@ -138,12 +138,16 @@ def cubic_prox_values(lam, tau, iters: int = 16):
     Monotone Newton from an upper bound: max(lam, 0) + tau^(1/3) for lam >= 0, and
     min(tau^(1/3), sqrt(tau/|lam|)) for lam < 0. Returns ``(y, dy/dlam)``.
     """
-    t3 = jnp.cbrt(tau)
-    y = jnp.where(lam >= 0, lam + t3, jnp.minimum(t3, jnp.sqrt(tau / jnp.maximum(-lam, jnp.finfo(lam.dtype).tiny))))
+    lam0, tau0 = jax.lax.stop_gradient((lam, tau))
+    t3 = jnp.cbrt(tau0)
+    neg = jnp.where(lam0 < 0, -lam0, 1)
+    y = jnp.where(lam0 >= 0, lam0 + t3, jnp.minimum(t3, jnp.sqrt(tau0 / neg)))
     for _ in range(iters):
-        h = y * y * (y - lam) - tau
-        dh = y * (3 * y - 2 * lam)
+        h = y * y * (y - lam0) - tau0
+        dh = y * (3 * y - 2 * lam0)
         y = jnp.maximum(y - h / dh, 0.5 * y)
+    # one differentiable Newton step at the (stop-gradient) root: exact implicit derivative
+    y = y - (y * y * (y - lam) - tau) / (y * (3 * y - 2 * lam))
     return y, y / (3 * y - 2 * lam)
 
 
@@ -186,7 +190,11 @@ def zprox_values(lam, params):
     m = jnp.arange(n + 1, dtype=dt)
     a = P - S
     b = jnp.sqrt(tau) * c
-    t = jnp.where(m == 0, b / P, _positive_cubic_root(jnp.maximum(m, 1), a, b))
+    m1 = jnp.maximum(m, 1)
+    t = jax.lax.stop_gradient(jnp.where(m == 0, b / P, _positive_cubic_root(m1, a, b)))
+    # one differentiable Newton step at the (stop-gradient) root: exact implicit derivative
+    dg = 3 * m * t * t + a
+    t = t - (m * t**3 + a * t - b) / jnp.where(dg > 0, dg, 1)
     nu = t * t
     upper = jnp.concatenate([jnp.full((1,), jnp.inf, dt), s])  # piece m: nu in [s_{m+1}, s_m]
     lower = jnp.concatenate([s, jnp.full((1,), -jnp.inf, dt)])
@@ -358,7 +366,7 @@ def thm4_closed_form(Ht, rho, sigma2, P, n_t):
     """Theorem 4 test (12) and the 4(b) closed form in reduced coordinates.
 
     Returns ``(fires, X)`` with ``fires = min_l c_l <= P`` and ``X[k] = a_k h~_l h~_l^H`` for
-    ``l = argmin c_l`` (R~ = (P/N_t) I, all SINRs tight, CRB* = N_t^2/P).
+    ``l = argmin c_l`` (plus the absorbed sensing part in X[0]): R~ = (P/N_t) I, CRB* = N_t^2/P.
     """
     Hbar = _ct(Ht) @ Ht
     nrm2 = jnp.real(jnp.diagonal(Hbar))  # ||h_k||^2
@@ -369,7 +377,14 @@ def thm4_closed_form(Ht, rho, sigma2, P, n_t):
     l = jnp.argmin(c_l)
     fires = c_l[l] <= P
     hl = Ht[:, l]
-    X = a_kl[:, l].astype(Ht.dtype)[:, None, None] * jnp.outer(hl, jnp.conj(hl))[None]
+    ql = jnp.outer(hl, jnp.conj(hl))
+    X = a_kl[:, l].astype(Ht.dtype)[:, None, None] * ql[None]
+    # W_{K+1} = (P/N_t) I - (sum a_k) Q_l is PSD; its range(H) part is absorbed into user 1 (the
+    # absorption step of Thm 1), so R~ = (P/N_t) I and W_{K+1} = theta P_perp: users 2..K stay tight,
+    # user 1's SINR can only grow.
+    k = Ht.shape[0]
+    extra = (P / n_t) * jnp.eye(k, dtype=Ht.dtype) - jnp.sum(a_kl[:, l]).astype(Ht.dtype) * ql
+    X = X.at[0].add(_herm(extra))
     return fires, X
 
 

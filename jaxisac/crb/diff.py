@@ -38,6 +38,16 @@ def _params(problem):
     return (problem.channels, problem.sinr_targets, problem.power, problem.noise_var)
 
 
+@eqx.filter_jit
+def _solve_jit(params, scale, solver):
+    """One jitted solve returning only float arrays (objective, W, W_aux, X, mu, result, branch)."""
+    sol = solve(_problem(params, scale), solver, throw=False)
+    Waux = sol.value.W_aux if sol.value.W_aux is not None else jnp.zeros((0,), sol.value.W.dtype)
+    rdt = sol.objective.dtype
+    return (sol.objective, sol.value.W, Waux, sol.value.reduced, sol.stats["mu"],
+            sol.result.astype(rdt), sol.stats["branch"].astype(rdt))
+
+
 def optimal_crb(problem: ExtendedTargetCRB, solver: RBAL | None = None) -> jax.Array:
     """tr(R*^{-1}) (times ``problem.crb_scale``), differentiable in the problem data by the envelope
     theorem (exact, no differentiation of the solver). Infeasible instances give +inf."""
@@ -46,18 +56,16 @@ def optimal_crb(problem: ExtendedTargetCRB, solver: RBAL | None = None) -> jax.A
 
     @jax.custom_jvp
     def value(params):
-        sol = solve(_problem(params, scale), solver, throw=False)
-        return scale * sol.objective
+        return scale * _solve_jit(params, scale, solver)[0]
 
     @value.defjvp
     def _jvp(primals, tangents):
         (params,), (dparams,) = primals, tangents
         prob = _problem(params, scale)
-        sol = solve(prob, solver, throw=False)
+        obj, _, _, red, mu, _, _ = _solve_jit(params, scale, solver)
         ch, g, P, s2 = params
         dch, dg, dP, ds2 = dparams
-        mu = sol.stats["mu"]
-        X = sol.value.reduced.X
+        X = red.X
         Ut, Ht = jnp.linalg.qr(prob.H)
         R = jnp.sum(X, axis=0)
         c = prob.n_t - prob.k
@@ -69,7 +77,7 @@ def optimal_crb(problem: ExtendedTargetCRB, solver: RBAL | None = None) -> jax.A
         dval = (
             jnp.sum(mu) * ds2 - omega * dP + jnp.sum(mu * qX / g**2 * dg) + 2 * jnp.sum(jnp.real(jnp.conj(dch) * gk))
         )
-        return scale * sol.objective, scale * dval
+        return scale * obj, scale * dval
 
     return value(_params(problem))
 
@@ -113,12 +121,23 @@ def optimal_solution(problem: ExtendedTargetCRB, solver: RBAL | None = None, new
     solver = RBAL() if solver is None else solver
     params = _params(problem)
     k = problem.k
-    sol = solve(jax.lax.stop_gradient(problem), solver, throw=False)
+    scale = jax.lax.stop_gradient(problem.crb_scale)
+
+    @jax.custom_jvp
+    def primal_solve(prm):  # the solution itself, with zero tangents
+        return _solve_jit(prm, scale, solver)
+
+    @primal_solve.defjvp
+    def _primal_solve_jvp(primals, tangents):
+        out = primal_solve(*primals)
+        return out, jax.tree_util.tree_map(jnp.zeros_like, out)
+
+    _, W0, Waux0, _, mu0, result0, branch0 = primal_solve(params)
 
     def solve_fn(prm):
         Ut, Ht, rho, s2, P, c = _kkt_data(prm)
-        sol_ = solve(_problem(prm, problem.crb_scale), solver, throw=False)
-        z = K_.kkt_point_from_bal(sol_.value.reduced, Ht, rho, s2, P, c)
+        red = _solve_jit(prm, scale, solver)[3]
+        z = K_.kkt_point_from_bal(red, Ht, rho, s2, P, c)
         for _ in range(newton_steps):  # polish to machine precision (no-op when already a root)
             zn, _ = K_.kkt_newton_step(z, Ht, rho, s2, P, c)
             z = jnp.where(jnp.all(jnp.isfinite(zn)), zn, z)
@@ -132,19 +151,19 @@ def optimal_solution(problem: ExtendedTargetCRB, solver: RBAL | None = None, new
     Ut, Ht, rho, s2, P, c = _kkt_data(params)
     ok, _ = K_.kkt_certificate(jax.lax.stop_gradient(z), *jax.lax.stop_gradient((Ht, rho, s2, P, c)))
     fres = jnp.max(jnp.abs(K_.kkt_residual(jax.lax.stop_gradient(z), *jax.lax.stop_gradient((Ht, rho, s2, P, c)))))
-    br = sol.stats["branch"]
-    smooth = ok & ((br == Branch.RBAL) | (br == Branch.NEWTON)) & (fres < 1e-6) & (sol.result == 0)
-    smooth = smooth & (jnp.min(sol.stats["mu"]) > solver.mu_ratio * jnp.max(sol.stats["mu"]))
+    br = branch0
+    smooth = ok & ((br == Branch.RBAL) | (br == Branch.NEWTON)) & (fres < 1e-6) & (result0 == 0)
+    smooth = smooth & (jnp.min(mu0) > solver.mu_ratio * jnp.max(mu0))
     R, mu, p, B, V, _ = K_._kkt_parts(z, Ht, rho, s2, P, c)
     W = Ut @ (V * jnp.sqrt(jnp.maximum(p, 0)).astype(V.dtype)[None, :])
     theta = (P - jnp.real(jnp.trace(R))) / c
     n_t = Ut.shape[0]
     Waux = jnp.sqrt(theta).astype(V.dtype) * (jnp.eye(n_t, dtype=V.dtype) - Ut @ jnp.conj(Ut).T)
+    W = jnp.where(smooth, W, W0)
+    if Waux0.shape == Waux.shape:
+        Waux = jnp.where(smooth, Waux, Waux0)
+    mu = jnp.where(smooth, mu, mu0)
     W, Waux, mu = _nan_tangent_unless((W, Waux, mu), smooth)
-    W = jnp.where(smooth, W, jax.lax.stop_gradient(sol.value.W))
-    if sol.value.W_aux is not None:
-        Waux = jnp.where(smooth, Waux, jax.lax.stop_gradient(sol.value.W_aux))
-    mu = jnp.where(smooth, mu, jax.lax.stop_gradient(sol.stats["mu"]))
     val = optimal_crb(problem, solver)
     del k
-    return OptimalSolution(val, W, Waux, mu, smooth, sol.result)
+    return OptimalSolution(val, W, Waux, mu, smooth, result0.astype(jnp.int32))

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from ..core.solution import Solution, Status
-from ..core.solve import AbstractSolver
+from ..core.solve import AbstractSolver, tree_where
 from ..kernels import crb as K_
 from .problem import ExtendedTargetCRB
 
@@ -56,7 +56,6 @@ class _State(NamedTuple):
     converged: jax.Array
     p_low: jax.Array
     t: jax.Array  # iterations so far
-    last_try: jax.Array  # iteration of the last Newton attempt
 
 
 def _default_tol(dtype):
@@ -77,15 +76,15 @@ class RBAL(AbstractSolver):
             ||u+ - u|| / (1 + ||Y||_F) (``None``: 1e-9 in float64, 1e-4 in float32).
         delta: regulariser of D D^H (1e-4; immaterial, D has full row rank).
         max_steps: iteration cap (``Status.MAX_STEPS`` beyond it).
-        polish: after R-BAL reaches ``polish_tol`` with all SINR multipliers positive (the generic
-            active regime), run Newton on the K^2 + 2K KKT system of spec §2.9; the Newton root is
+        polish: when all SINR multipliers are positive (the generic active regime), run Newton on the K^2 + 2K KKT system of spec §2.9; the Newton root is
             accepted only with a certificate (mu > 0, p > 0, B~ > 0: then it is the global optimum);
             otherwise R-BAL resumes to ``tol``. ``polish=False`` is the paper's algorithm.
-        polish_tol, polish_every, mu_ratio, newton_steps, newton_tol: a Newton attempt starts when
-            the residuals reach ``polish_tol`` (relative, as ``tol``) or ``polish_every`` iterations
-            after the last attempt, provided min(mu)/max(mu) > ``mu_ratio``; it is given up after
-            ``newton_steps`` damped steps (R-BAL resumes from where it was); a root is accepted at a
-            scaled KKT residual <= ``newton_tol`` (``None``: 1e-10 in float64, 1e-4 in float32).
+        polish_every, mu_ratio, newton_steps, newton_tol: with ``polish``, one solve step is a block
+            of ``polish_every`` R-BAL iterations followed by one Newton attempt of ``newton_steps``
+            damped steps, made when min(mu)/max(mu) > ``mu_ratio``; a root is accepted at a scaled
+            KKT residual <= ``newton_tol`` (``None``: 1e-10 in float64, 1e-4 in float32) and
+            certified, else R-BAL resumes where it was. ``stats["iterations"]`` counts R-BAL
+            iterations, ``stats["steps"]`` blocks; ``max_steps`` caps R-BAL iterations in both modes.
         tau_decay, tau0_min: after each failed Newton attempt (the regime is then strongly active,
             where small steps are best, spec §9.4) tau <- max(tau * tau_decay, tau0_min (P_T/N_t)^3).
             ``tau_decay = 1`` keeps tau fixed. Without ``polish`` tau is always fixed.
@@ -108,10 +107,9 @@ class RBAL(AbstractSolver):
     delta: float = 1e-4
     max_steps: int = 20000
     polish: bool = eqx.field(default=True, static=True)
-    polish_tol: float = 1e-4
     mu_ratio: float = 1e-3
-    newton_steps: int = 10
-    polish_every: int = 100
+    newton_steps: int = eqx.field(default=8, static=True)
+    polish_every: int = eqx.field(default=100, static=True)
     tau_decay: float = 0.5
     tau0_min: float = 0.01
     newton_tol: float | None = None
@@ -155,10 +153,11 @@ class RBAL(AbstractSolver):
             data=data, it=it, tau=tau, mode=mode, phase=jnp.zeros((), jnp.int32),
             z=jnp.zeros((k * k + 2 * k,), rdt), fnorm=jnp.asarray(jnp.finfo(rdt).max, rdt), n_newton=jnp.zeros((), jnp.int32),
             rp=jnp.asarray(jnp.finfo(rdt).max, rdt), du=jnp.asarray(jnp.finfo(rdt).max, rdt), converged=jnp.asarray(False), p_low=p_low,
-            t=jnp.zeros((), jnp.int32), last_try=jnp.zeros((), jnp.int32),
+            t=jnp.zeros((), jnp.int32),
         )
 
     def _bal(self, problem, s: _State) -> _State:
+        """One R-BAL iteration with its residuals and stopping test."""
         d = s.data
         rdt = s.tau.dtype
         k = problem.k
@@ -174,55 +173,70 @@ class RBAL(AbstractSolver):
         sp = 1 + d.sigma2 * jnp.sqrt(jnp.asarray(k, rdt))
         sd = 1 + ynorm
         conv = (rp <= tol * sp + floor) & (du <= tol * sd + floor)
-        s = s._replace(it=new, rp=rp, du=du, converged=conv)
-        if self.polish:
-            mu = -new.mu
-            active = (jnp.max(mu) > 0) & (jnp.min(mu) > self.mu_ratio * jnp.max(mu))
-            close = (rp <= self.polish_tol * sp) & (du <= self.polish_tol * sd)
-            due = s.t + 1 - s.last_try >= self.polish_every
-            go = (s.phase == 0) & ~conv & active & (close | due)
-            s = s._replace(
-                phase=jnp.where(go, 1, s.phase).astype(jnp.int32),
-                n_newton=jnp.zeros((), jnp.int32), last_try=jnp.where(go, s.t + 1, s.last_try),
-            )
-        return s._replace(t=s.t + 1)
+        return s._replace(it=new, rp=rp, du=du, converged=conv, t=s.t + 1)
 
     def _newton(self, problem, s: _State) -> _State:
+        """One Newton attempt from the current R-BAL iterate (``newton_steps`` damped steps)."""
         d = s.data
         _, ntol = self._tols(s.tau.dtype)
-        z0 = jnp.where(s.n_newton == 0, K_.kkt_point_from_bal(s.it, d.Ht, d.rho, d.sigma2, d.P, d.c), s.z)
+        big = jnp.asarray(jnp.finfo(s.tau.dtype).max, s.tau.dtype)
+        z0 = K_.kkt_point_from_bal(s.it, d.Ht, d.rho, d.sigma2, d.P, d.c)
         z0 = jnp.where(jnp.all(jnp.isfinite(z0)), z0, jnp.zeros_like(z0))
-        zn, fn = K_.kkt_newton_step(z0, d.Ht, d.rho, d.sigma2, d.P, d.c)
-        finite = jnp.all(jnp.isfinite(zn)) & jnp.isfinite(fn)
-        zn = jnp.where(finite, zn, z0)
-        fn = jnp.where(finite, fn, jnp.asarray(jnp.finfo(fn.dtype).max, fn.dtype))
-        ok, _ = K_.kkt_certificate(zn, d.Ht, d.rho, d.sigma2, d.P, d.c)
-        done = finite & (fn <= ntol) & ok
-        n = s.n_newton + 1
-        fail = ~done & (~finite | (n >= self.newton_steps) | ((fn <= ntol) & ~ok))
-        # a failed attempt hands back to R-BAL (phase 0: retried every ``polish_every`` iterations)
-        # and, as the regime is then strongly active, shrinks tau (spec §9.4: best tau0 ~ 0.01 there)
+
+        def body(i, c):
+            z, fn = c
+            zn, fnn = K_.kkt_newton_step(z, d.Ht, d.rho, d.sigma2, d.P, d.c)
+            good = jnp.all(jnp.isfinite(zn)) & jnp.isfinite(fnn)
+            return jnp.where(good, zn, z), jnp.where(good, fnn, fn)
+
+        z, fn = jax.lax.fori_loop(0, self.newton_steps, body, (z0, big))
+        ok, _ = K_.kkt_certificate(z, d.Ht, d.rho, d.sigma2, d.P, d.c)
+        mu = -s.it.mu
+        active = (jnp.max(mu) > 0) & (jnp.min(mu) > self.mu_ratio * jnp.max(mu))
+        done = active & ~s.converged & (fn <= ntol) & ok
+        fail = active & ~s.converged & ~done
+        # a failed attempt means a strongly active regime, where small steps are best (spec §9.4)
         tau_min = (self.tau0_min * (d.P / problem.n_t) ** 3).astype(s.tau.dtype)
         tau = jnp.where(fail, jnp.maximum(s.tau * self.tau_decay, tau_min), s.tau)
         return s._replace(
-            z=zn, fnorm=fn, n_newton=n, converged=done, phase=jnp.where(fail, 0, s.phase).astype(jnp.int32), tau=tau
+            z=jnp.where(done, z, s.z), fnorm=jnp.where(done, fn, s.fnorm), n_newton=s.n_newton + active.astype(jnp.int32),
+            converged=s.converged | done, phase=jnp.where(done, 1, s.phase).astype(jnp.int32), tau=tau,
         )
 
     def step(self, problem, state: _State) -> _State:
         if not self.polish:
             return self._bal(problem, state)
-        return jax.lax.cond(state.phase == 1, lambda s: self._newton(problem, s), lambda s: self._bal(problem, s), state)
+        # one step = a block of ``polish_every`` R-BAL iterations (frozen once converged or at the
+        # iteration cap) and one Newton attempt; the Newton work is amortised over the block, which
+        # matters under vmap (a batched cond would run both branches every iteration)
+        cap = self.max_steps
+
+        def body(i, s):
+            return tree_where(s.converged | (s.t >= cap), s, self._bal(problem, s))
+
+        state = jax.lax.fori_loop(0, self.polish_every, body, state)
+        return self._newton(problem, state)
 
     def terminate(self, problem, state: _State):
-        done = (state.mode != Branch.RBAL) | state.converged
+        capped = state.t >= self.max_steps
+        done = (state.mode != Branch.RBAL) | state.converged | capped
         status = jnp.where(state.mode == Branch.INFEASIBLE, Status.INFEASIBLE(), Status.SUCCESS())
+        status = jnp.where((state.mode == Branch.RBAL) & ~state.converged & capped, Status.MAX_STEPS(), status)
         return done, status
 
     def postprocess(self, problem, state: _State, result, stats):
         d = state.data
-        newton = (state.mode == Branch.RBAL) & (state.phase == 1) & state.converged
-        ok, Xn = K_.kkt_certificate(state.z, d.Ht, d.rho, d.sigma2, d.P, d.c)
-        X = jnp.where(newton, Xn, state.it.X)
+        newton = (state.mode == Branch.RBAL) & (state.phase == 1)
+        if self.polish:
+            k = problem.k
+            rdt = state.tau.dtype
+            z_safe = jnp.concatenate(
+                [K_.herm_to_real((d.P / problem.n_t) * jnp.eye(k, dtype=rdt)), jnp.ones((2 * k,), rdt)]
+            )  # a benign point where the branch is not taken (no NaN leaks into gradients)
+            _, Xn = K_.kkt_certificate(jnp.where(newton, state.z, z_safe), d.Ht, d.rho, d.sigma2, d.P, d.c)
+            X = jnp.where(newton, Xn, state.it.X)
+        else:
+            X = state.it.X
         mu_kkt = jnp.where(newton, state.z[problem.k**2 : problem.k**2 + problem.k], -state.it.mu)
         it = state.it._replace(X=X, mu=-mu_kkt)
         Ut, _ = jnp.linalg.qr(problem.H)
@@ -234,6 +248,6 @@ class RBAL(AbstractSolver):
         stats = dict(stats)
         stats.update(
             branch=branch, mu=mu_kkt, p_low=state.p_low, primal_residual=state.rp, change=state.du,
-            kkt_residual=state.fnorm, newton_steps=state.n_newton, theta=(d.P - jnp.real(jnp.trace(R))) / d.c,
+            kkt_residual=state.fnorm, newton_attempts=state.n_newton, iterations=state.t, tau=state.tau, theta=(d.P - jnp.real(jnp.trace(R))) / d.c,
         )
         return Solution(value=CRBBeamformers(W, Waux, it), objective=obj, result=result, stats=stats)
