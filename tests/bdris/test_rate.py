@@ -77,7 +77,9 @@ def test_T13_ao_bd_ris_beats_d_ris_and_decoupled():
     np.testing.assert_allclose(float(dec), 24.9721522211, rtol=1e-8)  # spec §10.3, decoupled L = 16
 
 
+@pytest.mark.slow
 def test_T23_ao_float32_close_to_float64_batched():
+    # (slow: two AO compilations; float32 of the shaping solver is in the default run, test_shaping.py)
     keys = jax.random.split(jax.random.key(5), 2)
     chans = jax.vmap(lambda k: bdris.make_channels(k, 2, 8, 2))(keys)
     eta, P = 10 ** (-7.5), 100.0

@@ -86,7 +86,7 @@ def test_T13_bd_ris_beats_d_ris_on_the_same_channels_nested_groups():
     keys = jax.random.split(jax.random.key(1000), 3)
     chans = jax.vmap(lambda k: bdris.make_channels(k, 4, 16, 4))(keys)
     powers = []
-    for L in (1, 2, 4, 8, 16):
+    for L in (1, 4, 16):  # nested contiguous groups
         sol = jax.vmap(
             lambda c: jaxisac.solve(bdris.shaping_problem(c, group_size=L), MM["parallel"], throw=False)
         )(chans)
