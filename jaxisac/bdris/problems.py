@@ -18,7 +18,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from jaxisac.core import Solution, Status, check_array
+from jaxisac.core import Solution, Status, check_array, check_positive
 from jaxisac.core.manifolds import BlockUnitary
 from jaxisac.core.riemannian import AbstractManifoldProblem
 from jaxisac.core.solve import AbstractSolver
@@ -99,7 +99,7 @@ class ChannelShaping(AbstractManifoldProblem):
             if params is None or len(params) != 2:
                 raise ValueError("params: the 'rate' objective needs (Q, noise)")
             Q = check_array(params[0], "params[0] (Q)", shape=(H_F.shape[1], H_F.shape[1]), kind="complex")
-            noise = check_array(params[1], "params[1] (noise)", kind="real")
+            noise = check_positive(params[1], "params[1] (noise)")
             params = (Q.astype(dt), noise.astype(jnp.finfo(dt).dtype))
         self.H_direct = H_D.astype(dt)
         self.H_backward = H_B.astype(dt)

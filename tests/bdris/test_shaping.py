@@ -205,3 +205,5 @@ def test_validation_errors():
         jaxisac.solve(bdris.ChannelShaping(H_D, H_B, H_F, group_size=1, objective="nuclear"), bdris.PowerGainMM())
     with pytest.raises(ValueError, match="variant"):
         bdris.PowerGainMM(variant="random")
+    with pytest.raises(ValueError, match="noise"):
+        bdris.ChannelShaping(H_D, H_B, H_F, group_size=4, objective="rate", params=(np.eye(4), 0.0))
