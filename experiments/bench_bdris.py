@@ -224,7 +224,7 @@ def main(argv=None):
     best = min(timings, key=lambda k: timings[k]["batch_s"])
     sol, t_jax, t_compile = timings[best]["sol"], timings[best]["batch_s"], timings[best]["compile_s"]
     jx_obj = np.asarray(sol.objective)
-    np.testing.assert_allclose(np.asarray(timings["vmap"]["sol"].objective), np.asarray(timings["lax.map"]["sol"].objective), rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(timings["vmap"]["sol"].objective), np.asarray(timings["lax.map"]["sol"].objective), rtol=1e-8)  # same path up to round-off
 
     idx = list(range(args.pymanopt))
     pm = pymanopt_runs(chans, idx, args.group, atol, max_steps)
