@@ -43,7 +43,7 @@ def _semi_identity(n: int, m: int, dtype) -> jax.Array:
 # --------------------------------------------------------------------------------------------
 
 
-def sphere_secular(gaps: jax.Array, w: jax.Array, r: jax.Array, max_steps: int = 60):
+def sphere_secular(gaps: jax.Array, w: jax.Array, r: jax.Array, max_steps: int = 100):
     """Solve ``sum_i w_i / (mu + gaps_i)^2 = r^2`` for ``mu >= 0`` (gaps >= 0, w >= 0, r > 0).
 
     This is the multiplier equation of ``min/max of a quadratic on a sphere`` written in the
@@ -68,7 +68,10 @@ def sphere_secular(gaps: jax.Array, w: jax.Array, r: jax.Array, max_steps: int =
     w0 = jnp.sum(jnp.where(top, w, 0.0))
     safe_g = jnp.where(top, 1.0, gaps)
     g_excl = jnp.sum(jnp.where(top, 0.0, w / safe_g**2))
-    hard = (w0 <= (eps * eps) * jnp.maximum(wtot, tiny)) & (g_excl <= r**2)
+    # (near-)hard case: the extreme component is negligible and the rest cannot reach the radius. The
+    # callers put the remaining norm along the (tiny) extreme component's own direction when it is
+    # non-zero, so the solution is continuous across the threshold.
+    hard = (w0 <= eps * jnp.maximum(wtot, tiny)) & (g_excl <= r**2)
 
     def norm2(mu):
         d = mu + gaps
@@ -93,17 +96,22 @@ def sphere_secular(gaps: jax.Array, w: jax.Array, r: jax.Array, max_steps: int =
 
 
 def sc_closed_form(H: jax.Array, S: jax.Array, F: jax.Array) -> jax.Array:
-    """Closed form (29): ``X = sqrt(L) F U I_{NxL} V^H`` with ``U S V^H = svd(F^H H^H S)`` (full SVD).
+    """Closed form (29): ``X = sqrt(L) F A`` with ``A`` a maximiser of ``Re <F^H H^H S, A>``, ``A A^H = I``.
 
-    ``H`` may be any ``(M, N)`` matrix (Method 2 stacks ``[sqrt(a) H*; I]``). The completion of the
-    rank-deficient part is LAPACK-dependent (spec §6.9); every metric is invariant to it.
+    For ``H`` with fewer rows than columns (``K < N``, the rank-deficient case of the paper) the
+    minimiser is not unique (spec §2.1); we return the deterministic one whose completion is closest to
+    ``I_{N x L}`` (:func:`remedy_exact` with ``Abar = I``), computed without an N x L SVD. For a
+    full-rank stacked ``H`` (``(M, N)``, ``M >= N``, Method 2) it is ``sqrt(L) F U I_{N x L} V^H`` with
+    ``U S V^H = svd(F^H H^H S)``. Every metric is invariant to the completion (invariance lemma).
     """
     N = F.shape[0]
     L = S.shape[-1]
+    sqL = jnp.sqrt(jnp.asarray(L, _rdtype(S)))
+    if H.shape[0] < N:
+        return sqL * (F @ remedy_exact(H, S, F, _semi_identity(N, L, S.dtype)))
     G = ct(F) @ ct(H) @ S
     U, _, Vh = jnp.linalg.svd(G, full_matrices=True)
-    A = U @ Vh[:N, :]
-    return jnp.sqrt(jnp.asarray(L, _rdtype(S))) * (F @ A)
+    return sqL * (F @ (U @ Vh[:N, :]))
 
 
 def _nuclear_norm_kk(H, S, R):
@@ -137,7 +145,7 @@ def f_value(H: jax.Array, S: jax.Array, R: jax.Array) -> jax.Array:
 # --------------------------------------------------------------------------------------------
 
 
-def worst_case_trs(X: jax.Array, S: jax.Array, Hbar: jax.Array, theta: jax.Array, max_steps: int = 60):
+def worst_case_trs(X: jax.Array, S: jax.Array, Hbar: jax.Array, theta: jax.Array, max_steps: int = 100):
     """Exact maximiser of ``||H X - S||_F^2`` over ``||H - Hbar||_F <= theta`` (trust-region subproblem).
 
     ``E = Hbar X - S``, ``B = E X^H``, ``Q = X X^H = V diag(q) V^H``. Optimality: ``D (lam I - Q) = B``,
@@ -161,10 +169,14 @@ def worst_case_trs(X: jax.Array, S: jax.Array, Hbar: jax.Array, theta: jax.Array
     mu, tau2, hard, status = sphere_secular(gaps, w, th, max_steps)
     d = mu + gaps
     coef = jnp.where(w > 0, 1.0 / jnp.where(d > 0, d, 1.0), 0.0)
+    coef = jnp.where(hard & (gaps <= 0), 0.0, coef)
     DV = BV * coef[None, :].astype(BV.dtype)
     K = Hbar.shape[0]
     e1 = jnp.zeros((K,), X.dtype).at[0].set(1.0)
-    DV = DV.at[:, -1].add(jnp.where(hard, jnp.sqrt(tau2), 0.0).astype(X.dtype) * e1)
+    b0 = BV[:, -1]
+    nb0 = jnp.linalg.norm(b0)
+    u = jnp.where(nb0 > 0, b0 / jnp.where(nb0 > 0, nb0, 1.0).astype(X.dtype), e1)
+    DV = DV.at[:, -1].add(jnp.where(hard, jnp.sqrt(tau2), 0.0).astype(X.dtype) * u)
     D = DV @ ct(V)
     H = Hbar + jnp.where(pos, 1.0, 0.0).astype(X.dtype) * D
     lam = qmax + jnp.where(pos, mu, 0.0)
@@ -219,22 +231,35 @@ def worst_case_prop5(
 # --------------------------------------------------------------------------------------------
 
 
+def _top_singular_subspaces(Hs, S, F):
+    """``U_K (N, K)`` and ``V_K (L, K)`` of the rank-K matrix ``G = F^H Hs^H S`` without its N x L SVD:
+    thin QR ``F^H Hs^H = Q1 R1`` and the K x L SVD ``R1 S = P diag(s) W^H`` give ``U_K = Q1 P``, ``V_K = W``."""
+    Q1, R1 = jnp.linalg.qr(ct(F) @ ct(Hs))
+    P, _, Wh = jnp.linalg.svd(R1 @ S, full_matrices=False)
+    return Q1 @ P, ct(Wh)
+
+
 def remedy_exact(Hs: jax.Array, S: jax.Array, F: jax.Array, Abar: jax.Array) -> jax.Array:
     """Exact alpha -> infinity remedy (39): the minimiser at ``Hs`` whose ``A`` is closest to ``Abar``.
 
     ``G* = F^H Hs^H S = [U_K U_perp] diag(sigma, 0) [V_K V_perp]^H`` (rank K, static),
     ``W = polar(U_perp^H Abar V_perp)``, ``A* = U_K V_K^H + U_perp W V_perp^H``. Returns ``A* (N, L)``.
+
+    Computed without any N x L SVD: ``U_K, V_K`` from a thin QR and a K x L SVD, and
+    ``U_perp W V_perp^H`` as the polar factor of ``M = (I - U_K U_K^H) Abar (I - V_K V_K^H)`` (rank
+    ``N - K``) through one N x N ``eigh`` of ``M M^H``: ``E_r diag(lam_r^{-1/2}) E_r^H M`` over its
+    ``N - K`` leading eigenpairs.
     """
     K, N = Hs.shape
-    G = ct(F) @ ct(Hs) @ S
-    U, _, Vh = jnp.linalg.svd(G, full_matrices=True)
-    V = ct(Vh)
-    UK, Up = U[:, :K], U[:, K:]
-    VK, Vp = V[:, :K], V[:, K:]
-    M = ct(Up) @ Abar @ Vp
-    P, _, Qh = jnp.linalg.svd(M, full_matrices=True)
-    W = P @ Qh[: N - K, :]
-    return UK @ ct(VK) + Up @ W @ ct(Vp)
+    UK, VK = _top_singular_subspaces(Hs, S, F)
+    M = Abar - UK @ (ct(UK) @ Abar)
+    M = M - (M @ VK) @ ct(VK)
+    lam, E = jnp.linalg.eigh(M @ ct(M))
+    lam_r, E_r = lam[K:], E[:, K:]
+    tiny = jnp.finfo(lam.dtype).tiny
+    scale = jax.lax.rsqrt(jnp.maximum(lam_r, tiny)).astype(M.dtype)
+    W = (E_r * scale[None, :]) @ (ct(E_r) @ M)
+    return UK @ ct(VK) + W
 
 
 def _procrustes(M):
@@ -331,7 +356,7 @@ def quadratic_sphere_terms(H, S, X0, rho):
     return Q, G
 
 
-def tpc_quadratic(Q: jax.Array, G: jax.Array, power: jax.Array, max_steps: int = 60):
+def tpc_quadratic(Q: jax.Array, G: jax.Array, power: jax.Array, max_steps: int = 100):
     """Global minimiser of ``tr(X^H Q X) - 2 Re tr(G^H X)`` on the sphere ``||X||_F^2 = power``.
 
     ``X(lam) = (Q + lam I)^{-1} G`` with ``lam >= -q_min`` and ``||X(lam)||^2 = power`` (a TRS with
@@ -351,8 +376,12 @@ def tpc_quadratic(Q: jax.Array, G: jax.Array, power: jax.Array, max_steps: int =
     mu, tau2, hard, status = sphere_secular(gaps, w, r, max_steps)
     d = mu + gaps
     coef = jnp.where(w > 0, 1.0 / jnp.where(d > 0, d, 1.0), 0.0)
+    coef = jnp.where(hard & (gaps <= 0), 0.0, coef)
     Y = VG * coef[:, None].astype(G.dtype)
     L = G.shape[1]
     e1 = jnp.zeros((L,), G.dtype).at[0].set(1.0)
-    Y = Y.at[0, :].add(jnp.where(hard, jnp.sqrt(tau2), 0.0).astype(G.dtype) * e1)
+    g0 = VG[0, :]
+    ng0 = jnp.linalg.norm(g0)
+    u = jnp.where(ng0 > 0, g0 / jnp.where(ng0 > 0, ng0, 1.0).astype(G.dtype), e1)
+    Y = Y.at[0, :].add(jnp.where(hard, jnp.sqrt(tau2), 0.0).astype(G.dtype) * u)
     return V @ Y, mu - qmin, status

@@ -112,7 +112,7 @@ def worst_case(
         theta: radius (>= 0, same units as H). budget: ``beta in [0, 1]`` (radius ``beta theta``).
         method: ``"trs"`` (exact, default) or ``"paper"`` (Prop. 5 iteration, init ``Hbar``).
         tol: Prop. 5 stopping tolerance on ``||H_k - H_{k-1}|| / max(1, ||H_k||)``.
-        max_steps: secular-equation iterations (trs, default 60) or Prop. 5 rounds (default 100).
+        max_steps: secular-equation iterations (trs) or Prop. 5 rounds (default 100 for both).
 
     Returns:
         :class:`WorstCase`. Implicitly differentiable (see the module docstring).
@@ -120,7 +120,7 @@ def worst_case(
     if method not in ("trs", "paper"):
         raise ValueError(f"method: expected 'trs' or 'paper', got {method!r}")
     X, S, Hb, radius = _prepare(X, S, H_nominal, theta, budget)
-    steps = (60 if method == "trs" else 100) if max_steps is None else int(max_steps)
+    steps = 100 if max_steps is None else int(max_steps)
     return _worst_case_impl(X, S, Hb, radius, method, float(tol), steps)
 
 
