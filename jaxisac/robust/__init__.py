@@ -12,6 +12,7 @@ trust-region worst case, implicitly differentiable), :func:`sensing_centric_wave
 
 from .calibration import Calibration, calibrate_theta, coverage_fraction
 from .joint import PAPCProblem, joint_cost, papc_waveform, tpc_waveform
+from .minmax import MinMax
 from .methods import JointProblem, Method1, Method2, Method3, Nominal, SensingCentricProblem
 from .metrics import (
     aasr,
@@ -46,6 +47,7 @@ __all__ = [
     "Method1",
     "Method2",
     "Method3",
+    "MinMax",
     "Nominal",
     "PAPCProblem",
     "RobustScenario",
