@@ -262,6 +262,7 @@ def test_problem_validation():
         jaxisac.solve(rb.JointProblem(Hb, S, jnp.ones((4, 6)), 2.5, 0.5), rb.Method1())
 
 
+@pytest.mark.slow
 def test_minmax_closes_the_sandwich_gap(paper):
     sc = paper
     p = rb.SensingCentricProblem(sc.H_nominal, sc.S, sc.R, 0.5, noise_var=sc.noise_var)
