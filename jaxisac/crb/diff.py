@@ -54,13 +54,15 @@ def optimal_crb(problem: ExtendedTargetCRB, solver: RBAL | None = None) -> jax.A
     solver = RBAL() if solver is None else solver
     scale = jax.lax.stop_gradient(problem.crb_scale)
 
+    # `scale` is an explicit argument (not a closure): under an outer jit it is a tracer, which a
+    # custom_jvp function must not close over. It carries no gradient (stop_gradient above).
     @jax.custom_jvp
-    def value(params):
+    def value(params, scale):
         return scale * _solve_jit(params, scale, solver)[0]
 
     @value.defjvp
     def _jvp(primals, tangents):
-        (params,), (dparams,) = primals, tangents
+        (params, scale), (dparams, _) = primals, tangents
         prob = _problem(params, scale)
         obj, _, _, red, mu, _, _ = _solve_jit(params, scale, solver)
         ch, g, P, s2 = params
@@ -79,7 +81,7 @@ def optimal_crb(problem: ExtendedTargetCRB, solver: RBAL | None = None) -> jax.A
         )
         return scale * obj, scale * dval
 
-    return value(_params(problem))
+    return value(_params(problem), scale)
 
 
 class OptimalSolution(eqx.Module):
