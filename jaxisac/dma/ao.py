@@ -92,7 +92,12 @@ class DMAAO(AbstractSolver):
     feas_tol: float | None = None
 
     def _sdp(self, problem):
-        return default_sdp_solver(problem.p_max.dtype) if self.sdp is None else self.sdp
+        if self.sdp is not None:
+            return self.sdp
+        # a shorter ADMM cap than the stand-alone digital step: an unconverged SDP is simply a
+        # rejected attempt (kappa halves), and under vmap the slowest member sets the pace
+        s = default_sdp_solver(problem.p_max.dtype)
+        return eqx.tree_at(lambda c: c.max_steps, s, 150)
 
     def _ftol(self, problem):
         if self.feas_tol is not None:
@@ -117,7 +122,7 @@ class DMAAO(AbstractSolver):
     def init(self, problem: DMAProblem, init: Any | None) -> AOState:
         rdt = problem.p_max.dtype
         y = problem.y0 if init is None else jnp.asarray(init["y"], rdt)
-        sdp = self._sdp(problem)
+        sdp = default_sdp_solver(rdt) if self.sdp is None else self.sdp  # the start needs a converged P2
         B, ok, sol = digital_step(problem, y, solver=sdp)
         ev = evaluate(problem, y, B)
         feas = ok & self._feasible(problem, ev, 0)

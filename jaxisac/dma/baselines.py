@@ -31,11 +31,14 @@ def fd_upper_bound(problem: DMAProblem, *, solver: ADMMSDP | None = None, margin
     variables: covariances of size L x L, observer rows ``a_d^T`` / ``y_RS,m / sigma`` and the power
     form ``W / 2``. Every DMA point is feasible for it, so FD-UB >= DMA optimum for every y.
 
-    Returns ``(value, ok)`` (value = the SDP optimum of the problem's objective)."""
+    Returns ``(value, ok, R)``: the SDP optimum of the problem's objective, the success flag, and
+    the optimal total excitation covariance ``R = U U^H`` (L, L) (beampattern ``a^T R a*``)."""
     model = problem.model
     solver = ADMMSDP(tol=1e-6, max_steps=2000, alpha=1.6, adaptive=False) if solver is None else solver
     H = problem.observers
     AP = (0.5 * model.W).astype(H.dtype)
     sdp = p2_sdp(problem, H, AP, margin=margin)
     sol = solve_sdp(sdp, solver)
-    return -sol.objective, sol.result == int(Status.SUCCESS)
+    R = sum(sol.value.X)
+    value = -sol.objective if problem.objective == "avg" else sol.value.s[-1]
+    return value, sol.result == int(Status.SUCCESS), R

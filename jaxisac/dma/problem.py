@@ -103,6 +103,10 @@ def make_problem(
     p_max = check_positive(p_max, "p_max").astype(rdt)
     if p_max.ndim != 0:
         raise ValueError(f"p_max: expected a scalar, got shape {p_max.shape}")
+    try:  # decided on the raw input, so that a default 0 stays "no bounds" inside jit/vmap
+        has_lower = bool(np.any(np.asarray(beta_lo) > 0))
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        has_lower = True
     beta_lo = jnp.broadcast_to(check_positive(beta_lo, "beta_lo", strict=False).astype(rdt), (D,))
     has_upper = beta_hi is not None
     beta_hi = check_positive(1.0 if beta_hi is None else beta_hi, "beta_hi").astype(rdt)
@@ -111,7 +115,6 @@ def make_problem(
     if noise_var is None:
         noise_var = noise_variance(model, snr_db, p_max)
     noise_var = check_positive(noise_var, "noise_var").astype(rdt)
-    has_lower = (not is_concrete(beta_lo)) or bool(jnp.any(beta_lo > 0))
     y0 = jnp.broadcast_to(check_array(y0, "y0", kind="real").astype(rdt), (L,))
     A = steering(model, directions, element_factor=element_factor)
     O = model.y_RS / jnp.sqrt(noise_var)

@@ -49,7 +49,7 @@ def _dirs():
 def test_T12_fd_upper_bound_vs_cvxpy_and_above_ao(ao_batch_results):
     probs, sol = ao_batch_results
     pb = probs[0]
-    v, ok = jax.jit(dma.fd_upper_bound)(pb)
+    v, ok, _ = jax.jit(dma.fd_upper_bound)(pb)
     vc, _, status = p2_cvxpy(pb.observers, 0.5 * pb.model.W, pb.D, 2, 2.0, 1.0)
     assert bool(ok) and status.startswith("optimal")
     np.testing.assert_allclose(float(v), vc, rtol=1e-4)
