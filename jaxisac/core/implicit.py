@@ -18,6 +18,7 @@ singular (non-smooth branches), the solver documents what it does instead.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 import jax
@@ -56,26 +57,39 @@ def implicit_solution(
         residual: ``(x, params) -> r`` with ``r`` a pytree with the same number of real components
             as ``x``, smooth near the solution.
 
-    ``params`` must be a pytree of inexact arrays.
+    ``params`` must be a pytree of inexact arrays. Both functions may close over arrays, traced ones
+    included (e.g. data of an outer ``jit``): closed-over values are hoisted into explicit arguments
+    with ``jax.closure_convert``, and the residual's dependence on them is differentiated too.
     """
 
-    @jax.custom_jvp
     def solution(params):
-        return solve_fn(params)
-
-    @solution.defjvp
-    def _jvp(primals, tangents):
-        (params,), (dparams,) = primals, tangents
-        x = solution(params)
-        x_flat, unravel_x = ravel_real(x)
-
-        def res_flat(xf):
-            return ravel_real(residual(unravel_x(xf), params))[0]
-
-        jac = jax.jacfwd(res_flat)(x_flat)
-        _, dres = jax.jvp(lambda p: residual(x, p), (params,), (dparams,))
-        dres_flat = ravel_real(dres)[0]
-        dx = unravel_x(jnp.linalg.solve(jac, -dres_flat))
-        return x, dx
+        solve_closed, solve_consts = jax.closure_convert(solve_fn, params)
+        x_example = jax.tree_util.tree_map(
+            lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(solve_closed, params, *solve_consts)
+        )
+        res_closed, res_consts = jax.closure_convert(residual, x_example, params)
+        return _implicit(solve_closed, res_closed, params, tuple(solve_consts), tuple(res_consts))
 
     return solution
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0, 1))
+def _implicit(solve_closed, res_closed, params, solve_consts, res_consts):
+    return solve_closed(params, *solve_consts)
+
+
+@_implicit.defjvp
+def _implicit_jvp(solve_closed, res_closed, primals, tangents):
+    params, solve_consts, res_consts = primals
+    dparams, _, dres_consts = tangents  # solve_fn is never differentiated
+    x = solve_closed(params, *solve_consts)
+    x_flat, unravel_x = ravel_real(x)
+
+    def res_flat(xf):
+        return ravel_real(res_closed(unravel_x(xf), params, *res_consts))[0]
+
+    jac = jax.jacfwd(res_flat)(x_flat)
+    _, dres = jax.jvp(lambda p, c: res_closed(x, p, *c), (params, res_consts), (dparams, dres_consts))
+    dres_flat = ravel_real(dres)[0]
+    dx = unravel_x(jnp.linalg.solve(jac, -dres_flat))
+    return x, dx

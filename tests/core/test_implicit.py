@@ -50,3 +50,25 @@ def test_implicit_gradient_forward_and_reverse_against_closed_form():
     bs = jnp.stack([b, 2 * b])
     gv = jax.vmap(lambda bb: jax.grad(lambda p: loss(p))({"A": A, "b": bb})["b"])(bs)
     np.testing.assert_allclose(gv[1], jax.grad(exact)({"A": A, "b": 2 * b})["b"], rtol=1e-8)
+
+
+def test_implicit_solution_may_close_over_traced_data_under_jit():
+    # x solves x^3 + s x - b = 0 where s is closed over (a tracer under jit and under grad).
+    def make(s):
+        def solve_fn(b):
+            x = jax.lax.fori_loop(0, 60, lambda _, x: x - (x**3 + s * x - b) / (3 * x**2 + s), jnp.ones_like(b))
+            return jax.lax.stop_gradient(x)
+
+        return implicit_solution(solve_fn, lambda x, b: x**3 + s * x - b)
+
+    def x_of(b, s):
+        return make(s)(b)
+
+    b, s = jnp.asarray(2.0), jnp.asarray(1.5)
+    x = x_of(b, s)
+    np.testing.assert_allclose(x**3 + s * x, b, rtol=1e-12)
+    dx_db, dx_ds = jax.jit(jax.grad(x_of, argnums=(0, 1)))(b, s)
+    np.testing.assert_allclose(dx_db, 1 / (3 * x**2 + s), rtol=1e-10)
+    np.testing.assert_allclose(dx_ds, -x / (3 * x**2 + s), rtol=1e-10)  # through the closed-over s
+    _, t = jax.jit(lambda s: jax.jvp(lambda ss: x_of(b, ss), (s,), (jnp.ones_like(s),)))(s)
+    np.testing.assert_allclose(t, dx_ds, rtol=1e-10)
