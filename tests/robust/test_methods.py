@@ -149,7 +149,7 @@ def _tpc_lbfgs(Q, G, power, seeds=4):
 def test_tpc_global_against_multistart_lbfgs():
     _, Hb, S, R = small_instance(11, K=2, N=3, L=4)
     X0 = jnp.asarray(np.random.default_rng(1).standard_normal((3, 4)) + 0j)
-    for rho in (0.001, 0.5, 0.999):
+    for rho in (0.001, 0.999):
         X = rb.tpc_waveform(Hb, S, X0, 2.5, rho)
         np.testing.assert_allclose(float(jnp.sum(jnp.abs(X) ** 2)), 4 * 2.5, rtol=1e-10)
         Q, G = kr.quadratic_sphere_terms(Hb, S, X0, rho)

@@ -40,7 +40,7 @@ def test_cyclic_waveform_par_and_covariance():
     Z = jax.random.normal(jax.random.key(0), (N, N), jnp.complex128)
     R = Z @ Z.conj().T / N + 0.5 * jnp.eye(N)
     R = R * (2.5 / N) / jnp.mean(jnp.real(jnp.diag(R)))
-    X = sensing.cyclic_waveform(jax.random.key(1), R, L, par_max=1.1, max_steps=300)
+    X = sensing.cyclic_waveform(jax.random.key(1), R, L, par_max=1.1, max_steps=100)
     assert float(jnp.max(sensing.par(X))) <= 1.1 + 1e-9
     np.testing.assert_allclose(jnp.sum(jnp.abs(X) ** 2, axis=1), L * jnp.real(jnp.diag(R)), rtol=1e-9)
     # covariance matched much better than a random waveform with the same row powers
