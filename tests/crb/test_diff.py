@@ -56,7 +56,8 @@ def _kkt_outputs(theta):
     return jnp.concatenate([jnp.sum(jnp.abs(o.W) ** 2)[None], o.mu, jnp.abs(o.W[:2, 0])])
 
 
-def test_implicit_derivatives_T16_forward_and_reverse():
+@pytest.mark.slow
+def test_implicit_derivatives_T16_forward():
     out = np.asarray(_kkt_outputs(THETA))
     jac = np.asarray(jax.jit(jax.jacfwd(_kkt_outputs))(THETA))
     assert jac[0, 0] == pytest.approx(0.5912831860, rel=1e-7)  # d tr R~ / d sigma^2 (spec §9.7)
@@ -104,6 +105,7 @@ def _unrolled(theta):
     return sol.objective
 
 
+@pytest.mark.slow
 def test_unrolled_gradient_matches_finite_differences_of_the_truncated_map():
     v = float(_unrolled(THETA))
     assert np.isfinite(v)
@@ -112,3 +114,25 @@ def test_unrolled_gradient_matches_finite_differences_of_the_truncated_map():
     for i in range(4):
         fd = float(_fd(_unrolled, i, rel=1e-5))
         assert g[i] == pytest.approx(fd, rel=1e-4, abs=1e-8), (i, g[i], fd)
+
+
+def test_unrolled_kernel_gradient_from_the_isotropic_start():
+    """Reverse mode through 12 R-BAL iterations (scan of the kernel step) from X = 0, Y = (P/N_t) I,
+    where every spectral map starts at repeated eigenvalues: finite and equal to finite differences."""
+    from jaxisac.kernels import crb as K
+
+    rho = 1 + 1 / BASE.sinr_targets
+    k = BASE.k
+
+    def f(P):
+        _, d = K.preprocess(BASE.H, rho, BASE.noise_var, P, 1e-4)
+        eye = jnp.eye(k, dtype=complex)
+        it0 = K.RBALIterate(jnp.zeros((k, k, k), complex), (P / 16) * eye, (P / 16) * eye, jnp.zeros(k), 0 * eye, 0 * eye)
+        it, _ = jax.lax.scan(lambda it, _: (K.rbal_step(it, d, 0.1 * (P / 16) ** 3), None), it0, None, length=12)
+        return K.reduced_objective(jnp.sum(it.X, 0), d.c, d.P)
+
+    g = float(jax.jit(jax.grad(f))(jnp.asarray(100.0)))
+    fj = jax.jit(f)
+    h = 1e-4
+    fd = float((fj(jnp.asarray(100.0 + h)) - fj(jnp.asarray(100.0 - h))) / (2 * h))
+    assert np.isfinite(g) and g == pytest.approx(fd, rel=1e-5)
