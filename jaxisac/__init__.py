@@ -25,7 +25,11 @@ if not _os.path.isdir(_os.path.join(_here, "kernels")) and _os.path.isfile(_os.p
     kernels = _module
 
 from . import core, scenarios  # noqa: E402
+from . import autocorrelation, bdris, crb, dma, robust  # noqa: E402
 from .core import Solution, SolveError, Status, solve, sweep  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["Solution", "SolveError", "Status", "core", "scenarios", "solve", "sweep", "__version__"]
+__all__ = [
+    "Solution", "SolveError", "Status", "__version__", "autocorrelation", "bdris", "core", "crb", "dma",
+    "robust", "scenarios", "solve", "sweep",
+]

@@ -1,5 +1,5 @@
 """Shared machinery: complex calculus, solutions and the solve loop, implicit differentiation,
-validation, sweeps, manifolds."""
+validation, sweeps, root finding, the batched SDP solver, manifolds and Riemannian solvers."""
 
 from .complex import (
     ascent_grad,
@@ -10,7 +10,11 @@ from .complex import (
     real_view,
     value_and_ascent_grad,
 )
+from . import manifolds
 from .implicit import implicit_solution, ravel_real
+from .riemannian import AbstractManifoldProblem, RiemannianAscent, RiemannianCG
+from .roots import RootResult, bracketed_root
+from .sdp import ADMMSDP, SDP, SDPValue, optimal_value, solve_sdp
 from .solution import Solution, SolveError, Status, status_message
 from .solve import AbstractSolver, solve, tree_where
 from .sweep import ProgressBar, Table, sweep
@@ -24,7 +28,18 @@ from .validation import (
 )
 
 __all__ = [
+    "ADMMSDP",
+    "AbstractManifoldProblem",
     "AbstractSolver",
+    "RiemannianAscent",
+    "RiemannianCG",
+    "RootResult",
+    "SDP",
+    "SDPValue",
+    "bracketed_root",
+    "manifolds",
+    "optimal_value",
+    "solve_sdp",
     "ProgressBar",
     "Solution",
     "SolveError",

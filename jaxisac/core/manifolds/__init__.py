@@ -6,21 +6,16 @@ All manifolds implement :class:`AbstractManifold`; the generic solvers of
 
 from .base import AbstractManifold
 from .circle import ComplexCircle
+from .oblique import ComplexOblique
 from .unitary import BlockUnitary, UnitaryGroup, haar_unitary, polar_factor, skew
 
 __all__ = [
     "AbstractManifold",
     "BlockUnitary",
     "ComplexCircle",
+    "ComplexOblique",
     "UnitaryGroup",
     "haar_unitary",
     "polar_factor",
     "skew",
 ]
-
-import importlib.util as _ilu
-
-if _ilu.find_spec(__name__ + ".oblique") is not None:  # written by the robust-waveform system
-    from .oblique import ComplexOblique  # noqa: F401
-
-    __all__.append("ComplexOblique")
