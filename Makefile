@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.jaxisac-installed
 PYTEST_ARGS ?= -n 2
 
-.PHONY: test demo install test-all test-oracle bench clean
+.PHONY: test demo install test-all test-notebooks notebooks clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,17 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Execute every notebook from a clean kernel (CI runs this after `make test`).
+test-notebooks: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m notebook tests/test_notebooks.py
+
+# Rebuild the committed notebooks (with outputs) from notebooks/src/.
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/build.py
+
 # Everything, including full-size reproductions.
 test-all: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not gpu"
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not gpu"  # slow + notebooks too
 
 # The batched demonstration on CPU: prints a table and writes plots under results/.
 demo: $(STAMP)
