@@ -6,7 +6,7 @@ from .metrics import (
     noise_variance, sensing_only_bound, crude_bound,
 )
 from .problem import DMAProblem, make_problem
-from .digital import digital_step, evaluate, p2_sdp
+from .digital import digital_step, evaluate, p2_sdp, p2_value, scale_to_min_power
 from .analog import P4MMConfig, analog_step, coefficients
 from .ao import DMAAO
 from .baselines import digital_only, fd_upper_bound

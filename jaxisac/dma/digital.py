@@ -28,7 +28,7 @@ from ..core.solution import Status
 from ..kernels import dma as _k
 from .problem import DMAProblem
 
-__all__ = ["p2_sdp", "digital_step", "evaluate", "default_sdp_solver", "scale_to_min_power"]
+__all__ = ["p2_sdp", "digital_step", "evaluate", "default_sdp_solver", "scale_to_min_power", "p2_value"]
 
 
 def default_sdp_solver(dtype) -> ADMMSDP:
@@ -161,3 +161,17 @@ def scale_to_min_power(problem: DMAProblem, y, B, margin=1e-6):
         c2 = jnp.maximum(c2, jnp.max(problem.beta_lo / jnp.maximum(P, jnp.finfo(P.dtype).tiny)))
     c = jnp.sqrt(c2 * (1 + margin))
     return (c * B).astype(B.dtype), ok
+
+
+def p2_value(problem: DMAProblem, y, *, solver: ADMMSDP | None = None):
+    """Optimal value of P2 at loads ``y`` (avg: max mean beampattern; max-min: max min), as a
+    differentiable function of every problem array (``p_max``, ``gamma``, ``beta``, ``model.R0``,
+    channels) and of ``y``: envelope theorem through :func:`jaxisac.core.sdp.optimal_value`
+    (forward and reverse mode). At a converged AO point ``y*`` (stationary in y) this is the
+    sensitivity of the optimised P_tot to the scenario parameters."""
+    from ..core.sdp import optimal_value
+
+    model = problem.model
+    solver = default_sdp_solver(problem.p_max.dtype) if solver is None else solver
+    H, AP = _k.effective_rows(model.loads(y), model.Y_st, problem.observers, model.W)
+    return -optimal_value(p2_sdp(problem, H, AP), solver)

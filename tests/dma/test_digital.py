@@ -100,3 +100,28 @@ def test_infeasible_digital_step_is_reported():
     B, ok, sol = _digital(pb, pb.y0)
     assert not bool(ok)
     assert bool(jnp.all(jnp.isfinite(B)))
+
+
+def test_p2_value_envelope_gradients_match_fd():
+    """d P2*/d(P_max, Gamma) by the envelope theorem on the shared SDP solver vs central differences."""
+    pb = small_problem()
+    f = jax.jit(lambda pm, g: dma.p2_value(pb.with_(p_max=pm, gamma=g), pb.y0))
+    gam = jnp.full(2, 2.0)
+    gp, gg = jax.jit(jax.grad(lambda pm, g: dma.p2_value(pb.with_(p_max=pm, gamma=g), pb.y0), argnums=(0, 1)))(1.0, gam)
+    h = 1e-3
+    np.testing.assert_allclose(float(gp), float((f(1.0 + h, gam) - f(1.0 - h, gam)) / (2 * h)), rtol=1e-4)
+    e = jnp.array([h, 0.0])
+    np.testing.assert_allclose(float(gg[0]), float((f(1.0, gam + e) - f(1.0, gam - e)) / (2 * h)), rtol=1e-3)
+    assert float(gp) > 0 and float(gg[0]) < 0  # more power helps, harder SINR targets hurt (T14 locally)
+
+
+def test_direct_method_polished_is_feasible_and_beats_digital_only():
+    from jaxisac.dma.direct import direct_solve, polish
+
+    pb = small_problem()
+    B0, ok, _ = _digital(pb, pb.y0)
+    y, B, v, viol = jax.jit(lambda p, y0, b0: direct_solve(p, y0, b0, outer=10, inner=40))(pb, pb.y0, B0)
+    Bp, vp, okp = jax.jit(polish)(pb, y)
+    ev = evaluate(pb, y, Bp)
+    assert bool(okp) and float(ev["violation"]) <= 1e-4
+    assert float(vp) > float(evaluate(pb, pb.y0, B0)["value"])
