@@ -76,7 +76,7 @@ def cvxpy_ao(pb, max_iters, kappa0=0.5, kappa_min=1e-4, rtol=1e-4, patience=5, f
     Zof = lambda y: Yss + np.diag(R0 + 1j * y)  # noqa: E731
 
     def digital(y):
-        _, H, AP, _ = _np_lin(Zof(y), Yst, np.zeros((m.N, 1)), Obs, W, D, M)
+        _, H, AP, _ = _np_lin(Zof(y), Yst, np.zeros((m.N, M + m.N)), Obs, W, D, M)
         try:
             val, X, st = p2_cvxpy(H, AP, D, M, gam * (1 + 1e-5), pmax * (1 - 1e-5))
         except Exception:  # noqa: BLE001 - solver failure = rejected step
