@@ -330,10 +330,12 @@ def reduced_objective(R, c, P):
 # ----------------------------------------------------------------------------------------------
 
 
-def feasibility_fixed_point(Ht, rho, sigma2, P, rtol, max_iter: int):
+def feasibility_fixed_point(Ht, rho, sigma2, P, rtol, max_iter: int, skip=False):
     """Minimal power P_low of (4) by the monotone fixed point (spec §2.2), exiting early when the
     partial sum reaches ``P``. Returns ``(P_low, infeasible, iterations)``; ``P_low`` is only a lower
     bound when ``infeasible``. Not differentiated (a while loop; inputs are stop-gradiented).
+    ``skip`` (bool): return at once (``P_low = -1``: not computed; feasible), e.g. when a closed form already
+    certified feasibility; under ``vmap`` the loop then costs nothing for the batch if all skip.
     """
     Ht, rho, sigma2, P = jax.lax.stop_gradient((Ht, rho, sigma2, P))
     Hbar = _ct(Ht) @ Ht
@@ -353,12 +355,13 @@ def feasibility_fixed_point(Ht, rho, sigma2, P, rtol, max_iter: int):
 
     def cond(c):
         ell, delta, it, over = c
-        return (~over) & (it < max_iter) & (delta > rtol * jnp.max(ell))
+        return (~skip) & (~over) & (it < max_iter) & (delta > rtol * jnp.max(ell))
 
     ell0 = jnp.zeros((k,), rho.dtype)
     ell, _, it, over = jax.lax.while_loop(cond, body, (ell0, jnp.asarray(jnp.inf, rho.dtype), 0, jnp.asarray(False)))
     p_low = jnp.sum(ell)
-    infeasible = over | (p_low >= P)
+    infeasible = (over | (p_low >= P)) & ~skip
+    p_low = jnp.where(skip, -jnp.ones_like(p_low), p_low)
     return p_low, infeasible, it
 
 

@@ -131,9 +131,12 @@ class RBAL(AbstractSolver):
         P, s2 = problem.power, problem.noise_var
         _, data = K_.preprocess(problem.H, rho, s2, P, self.delta)
         feas_tol = 1e-13 if jnp.finfo(rdt).bits == 64 else 1e-6
-        p_low, infeasible, _ = K_.feasibility_fixed_point(data.Ht, rho, s2, P, feas_tol, self.feas_max_iter)
         t4, X4 = K_.thm4_closed_form(data.Ht, rho, s2, P, n_t)
         lw, XL = K_.lowdin_closed_form(data.Ht, rho, s2, P, n_t)
+        # a closed form that fires is a feasible point: the fixed point (4) is then skipped (stats p_low = -1)
+        p_low, infeasible, _ = K_.feasibility_fixed_point(
+            data.Ht, rho, s2, P, feas_tol, self.feas_max_iter, skip=jax.lax.stop_gradient(t4 | lw)
+        )
         mode = jnp.where(infeasible, Branch.INFEASIBLE, jnp.where(t4, Branch.THM4, jnp.where(lw, Branch.LOWDIN, Branch.RBAL)))
         mode = mode.astype(jnp.int32)
         eye = jnp.eye(k, dtype=cdt)
