@@ -125,8 +125,9 @@ def optimal_solution(problem: ExtendedTargetCRB, solver: RBAL | None = None, new
     k = problem.k
     scale = jax.lax.stop_gradient(problem.crb_scale)
 
+    # the solution itself, with zero tangents; `scale` is an argument, not a closure (see optimal_crb)
     @jax.custom_jvp
-    def primal_solve(prm):  # the solution itself, with zero tangents
+    def primal_solve(prm, scale):
         return _solve_jit(prm, scale, solver)
 
     @primal_solve.defjvp
@@ -134,7 +135,7 @@ def optimal_solution(problem: ExtendedTargetCRB, solver: RBAL | None = None, new
         out = primal_solve(*primals)
         return out, jax.tree_util.tree_map(jnp.zeros_like, out)
 
-    _, W0, Waux0, _, mu0, result0, branch0 = primal_solve(params)
+    _, W0, Waux0, _, mu0, result0, branch0 = primal_solve(params, scale)
 
     def solve_fn(prm):
         Ut, Ht, rho, s2, P, c = _kkt_data(prm)
