@@ -2,6 +2,7 @@
 
 import jax
 import numpy as np
+import pytest
 
 from jaxisac import crb
 
@@ -17,6 +18,7 @@ def test_grad_of_optimal_crb_under_jit_equals_eager():
     assert float(g_jit[2]) < 0  # more power never increases the optimal CRB
 
 
+@pytest.mark.slow  # ~60 s: two compilations of the implicit KKT derivative
 def test_implicit_beam_derivative_under_nested_jit_equals_eager():
     p = crb.make_instance(0, 16, 4, sinr_db=20.0)
 
