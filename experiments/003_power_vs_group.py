@@ -10,8 +10,6 @@ L in {1, 4, 16, 64, 256}. Writes results/bdris/003_power_vs_group.{csv,png}.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import pathlib
 import sys
 import time
@@ -24,6 +22,7 @@ jax.config.update("jax_enable_x64", True)
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import jaxisac  # noqa: E402
 from jaxisac import bdris  # noqa: E402
+from _common import pyplot, quick_cli, write_rows  # noqa: E402
 
 
 def run(quick: bool, out_dir: pathlib.Path):
@@ -48,14 +47,8 @@ def run(quick: bool, out_dir: pathlib.Path):
                              draws=draws, seconds=time.perf_counter() - t0))
             print(f"{n}x{n_s}x{n} L={L:4d}: mean power {p.mean():.4e} (bound {np.mean(bound):.4e})")
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "003_power_vs_group.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    write_rows(rows, out_dir / "003_power_vs_group.csv")
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     for ax, n in zip(axes, (1, 4)):
@@ -71,8 +64,4 @@ def run(quick: bool, out_dir: pathlib.Path):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results/bdris")
-    a = ap.parse_args()
-    run(a.quick, pathlib.Path(a.out))
+    run(*quick_cli("results/bdris"))

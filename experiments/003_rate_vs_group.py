@@ -11,8 +11,6 @@ Writes results/bdris/003_rate_vs_group.{csv,png}.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import pathlib
 import sys
 import time
@@ -25,6 +23,7 @@ jax.config.update("jax_enable_x64", True)
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import jaxisac  # noqa: E402
 from jaxisac import bdris  # noqa: E402
+from _common import pyplot, quick_cli, write_rows  # noqa: E402
 
 ETA = 10 ** (-7.5)
 
@@ -65,14 +64,8 @@ def run(quick: bool, out_dir: pathlib.Path):
             rows.append(dict(power_db=P, group_size=L, design="decoupled", mean_rate_nats=float(dec.mean()), stderr=float(dec.std(ddof=1) / np.sqrt(draws)), seconds=dt))
             print(f"P={P:+5.1f} dB L={L:4d}: AO {r.mean() / np.log(2):.3f}, decoupled {dec.mean() / np.log(2):.3f} bit/s/Hz")
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "003_rate_vs_group.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    write_rows(rows, out_dir / "003_rate_vs_group.csv")
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for (design, L), style in [(("no RIS", 0), "k:")] + [((d, L), ("-" if d == "AO" else "--")) for L in groups for d in ("AO", "decoupled")]:
@@ -88,8 +81,4 @@ def run(quick: bool, out_dir: pathlib.Path):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results/bdris")
-    a = ap.parse_args()
-    run(a.quick, pathlib.Path(a.out))
+    run(*quick_cli("results/bdris"))

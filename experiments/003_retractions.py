@@ -7,8 +7,6 @@ Writes results/bdris/003_retractions.{csv,png}.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import pathlib
 import sys
 import time
@@ -20,6 +18,7 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from jaxisac.core.manifolds import BlockUnitary, skew  # noqa: E402
+from _common import pyplot, quick_cli, write_rows  # noqa: E402
 
 RETRACTIONS = ["exp", "expm", "cayley", "qr", "polar"]
 
@@ -64,14 +63,8 @@ def run(quick: bool, out_dir: pathlib.Path):
                              drift_c128=drift["complex128"], drift_c64=drift["complex64"], ms_per_call=1e3 * t))
             print(f"G={G:3d} L={L:3d} {r:7s}: dev {dev:.1e}, drift c128 {drift['complex128']:.1e} c64 {drift['complex64']:.1e}, {1e3 * t:.3f} ms")
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "003_retractions.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    write_rows(rows, out_dir / "003_retractions.csv")
+    plt = pyplot()
 
     fig, ax = plt.subplots(1, 3, figsize=(12, 3.5))
     for k, (key, title) in enumerate([("deviation_from_geodesic", "deviation from geodesic (mu=0.1)"), ("drift_c64", f"unitarity drift, c64, {steps} steps"), ("ms_per_call", "ms per call (CPU)")]):
@@ -87,8 +80,4 @@ def run(quick: bool, out_dir: pathlib.Path):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results/bdris")
-    a = ap.parse_args()
-    run(a.quick, pathlib.Path(a.out))
+    run(*quick_cli("results/bdris"))

@@ -15,8 +15,6 @@ Writes results/bdris/003_shaping_regions.{csv,png}.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import pathlib
 import sys
 
@@ -28,6 +26,7 @@ jax.config.update("jax_enable_x64", True)
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import jaxisac  # noqa: E402
 from jaxisac import bdris  # noqa: E402
+from _common import pyplot, quick_cli, write_rows  # noqa: E402
 
 
 def example2(key):
@@ -80,14 +79,8 @@ def run(quick: bool, out_dir: pathlib.Path):
         rows += [dict(part="pareto", design="RCG", group_size=L, sigma1=float(p[0]), sigma2=float(p[1]), weight1=float(ww[0]), weight2=float(ww[1])) for p, ww in zip(pts, w)]
         print(f"2x{n_s}x2 L={L:3d}: sigma_1 in [{pts[:, 0].min():.3e}, {pts[:, 0].max():.3e}], sigma_2 in [{pts[:, 1].min():.3e}, {pts[:, 1].max():.3e}]")
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "003_shaping_regions.csv", "w", newline="") as fh:
-        wr = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        wr.writeheader()
-        wr.writerows(rows)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    write_rows(rows, out_dir / "003_shaping_regions.csv")
+    plt = pyplot()
     from scipy.spatial import ConvexHull
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
@@ -108,8 +101,4 @@ def run(quick: bool, out_dir: pathlib.Path):
 
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out", default="results/bdris")
-    a = ap.parse_args()
-    run(a.quick, pathlib.Path(a.out))
+    run(*quick_cli("results/bdris"))

@@ -33,6 +33,9 @@ def main() -> int:
             rows.append({"system": path.stem[5:], **row})
         print(f"   done in {time.perf_counter() - t0:.1f} s", flush=True)
     keys = ["system", "what", "batch", "result", "time"]
+    for r in rows:  # demos may report raw seconds
+        if isinstance(r.get("time"), float):
+            r["time"] = f"{r['time']:.1f} s"
     widths = {k: max(len(k), *(len(str(r.get(k, ""))) for r in rows)) for k in keys}
     print()
     print("  ".join(k.ljust(widths[k]) for k in keys))
