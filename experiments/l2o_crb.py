@@ -29,7 +29,14 @@ network), and the relative objective gap between warm and cold optima.
     .venv/bin/python experiments/l2o_crb.py            # full run (a few minutes on CPU)
     .venv/bin/python experiments/l2o_crb.py --quick    # CI-sized run (< 60 s)
 
-Writes results/l2o/ (summary.json, per_instance.csv, iterations.png).
+Writes results/l2o/ (summary.json, per_instance.csv, iterations.png; ``_quick`` suffix with --quick).
+
+Measured (full run, seed 0, held-out seed 1000, 64 channels, CPU): RBAL(polish=False) 910.6 cold vs
+910.0 warm iterations (mean; median 713 vs 738), RBAL() 106.2 vs 103.1 (its floor is one 100-iteration
+block before the Newton polish), max relative objective gap 5e-10. The learned start (about 18 %
+error in X) saves nothing: R-BAL's iterations fall only with the logarithm of the start's error (the
+exact optimum fed through the same construction converges in 1 iteration, a 1 % perturbation of it
+saves about 25 %), so a useful learned start must be accurate to about 1 %.
 """
 
 from __future__ import annotations
@@ -380,8 +387,9 @@ def main(argv=None):
     t_all = time.perf_counter()
     net, hist = train(a.seed, cfg["n_train"], cfg["n_steps"], cfg["batch"], cfg["T"], cfg["lam_unroll"], cfg["lr"])
     test = instances(a.seed + 1000, cfg["n_test"])
-    solvers = {"RBAL(polish=False)": crb.RBAL(polish=False, max_steps=EVAL_MAX_STEPS),
-               "RBAL()": crb.RBAL(max_steps=EVAL_MAX_STEPS)}
+    solvers = {"RBAL(polish=False)": crb.RBAL(polish=False, max_steps=EVAL_MAX_STEPS)}
+    if not a.quick:
+        solvers["RBAL()"] = crb.RBAL(max_steps=EVAL_MAX_STEPS)
     res = evaluate(net, test, solvers)
     summary = summarise(res)
     print_table(summary)
