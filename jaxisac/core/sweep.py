@@ -12,7 +12,6 @@ are identical to the unsharded run.
 from __future__ import annotations
 
 import csv
-import itertools
 import sys
 import time
 from typing import Any, Callable, Mapping
@@ -142,10 +141,11 @@ def sweep(
     for n, v in zip(names, values):
         if v.size == 0:
             raise ValueError(f"grid[{n!r}]: expected at least one value")
-    combos = list(itertools.product(range(n_draws), *[range(len(v)) for v in values]))
-    draw_idx = np.array([c[0] for c in combos], dtype=np.int64)
-    param_cols = {n: v[np.array([c[i + 1] for c in combos], dtype=np.int64)] for i, (n, v) in enumerate(zip(names, values))}
-    total = len(combos)
+    # rows in C order over (draw, grid_1, grid_2, ...), as itertools.product would give, without a Python loop
+    index = np.indices((n_draws, *[len(v) for v in values])).reshape(len(values) + 1, -1)
+    draw_idx = index[0]
+    param_cols = {n: v[index[i + 1]] for i, (n, v) in enumerate(zip(names, values))}
+    total = draw_idx.size
     if chunk_size <= 0:
         raise ValueError(f"chunk_size: expected a positive integer, got {chunk_size}")
 
