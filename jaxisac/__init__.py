@@ -10,6 +10,20 @@ array generators in ``jaxisac.scenarios``; the hot loops as pure functions in ``
 import importlib.util as _ilu
 import os as _os
 import sys as _sys
+import warnings as _warnings
+
+from . import _runtime
+
+# Before anything starts JAX's backend: avoid the CPU deadlock of concurrent batched LAPACK calls
+# (see _runtime.py). Too late if the user already ran a JAX computation: say so once.
+if _runtime.configure_xla_flags() and _runtime.backend_started():
+    _warnings.warn(
+        "jaxisac: JAX's CPU backend started before jaxisac was imported, so XLA_FLAGS could not get "
+        f"{_runtime.SCHEDULER_FLAG}=false; large vmapped solves on CPU can deadlock. Import jaxisac "
+        "first, or set that flag in XLA_FLAGS yourself.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
 
 # From a plain checkout (no install) the top-level `kernels/` folder is registered as
 # `jaxisac.kernels`, as the installed package maps it (see setup.py).

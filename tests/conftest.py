@@ -1,5 +1,6 @@
 """Test configuration: x64 on (every solver is also checked in float32 by its own tests)."""
 
+import jaxisac  # noqa: F401  (first: sets the XLA CPU flag of jaxisac/_runtime.py before JAX starts)
 import jax
 import pytest
 
