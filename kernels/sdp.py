@@ -2,14 +2,17 @@
 
 The problem is held in *vectorised* form. A variable ``x`` is one real vector that stacks, block by
 block, ``[Re X_j.ravel(), Im X_j.ravel()]`` for a complex Hermitian block (``2 n_j^2`` entries),
-``X_j.ravel()`` for a real symmetric block (``n_j^2`` entries), and finally the orthant slack ``s``
-(``p`` entries). With this layout the real trace inner product ``Re tr(A^H X)`` is the Euclidean dot
-product of the two vectors, the Frobenius projection onto the cone
-``K = H^{n_1}_+ x ... x R^p_+`` is block-wise eigenvalue clipping, and the linear map of the
-constraints is one real matrix ``M`` (``m x N``): ``A(x) = M x``, ``A^*(y) = M^T y``.
+``X_j.ravel()`` for a real symmetric block (``n_j^2`` entries), then the orthant slack ``s``
+(``p`` entries) and finally the second-order-cone blocks ``u_k`` (``q_k`` entries each,
+``u_k[0] >= ||u_k[1:]||``). With this layout the real trace inner product ``Re tr(A^H X)`` is the
+Euclidean dot product of the two vectors, the Frobenius projection onto the (self-dual) cone
+``K = H^{n_1}_+ x ... x R^p_+ x L^{q_1} x ...`` is block-wise eigenvalue clipping, ``max(., 0)`` and
+the closed-form second-order-cone projection, and the linear map of the constraints is one real
+matrix ``M`` (``m x N``): ``A(x) = M x``, ``A^*(y) = M^T y``.
 
 ``layout`` (static) is a tuple of ``(n_j, is_complex_j)``, one per PSD block, followed by the slack
-size ``p``: ``(((n_1, c_1), (n_2, c_2), ...), p)``.
+size ``p``: ``(((n_1, c_1), (n_2, c_2), ...), p)``, and, only when there are second-order-cone
+blocks, their sizes: ``(((n_1, c_1), ...), p, (q_1, q_2, ...))``.
 
 The iteration is the dual alternating-direction augmented Lagrangian method of Wen, Goldfarb and Yin
 ("Alternating direction augmented Lagrangian methods for semidefinite programming", Math. Prog.
@@ -34,6 +37,8 @@ __all__ = [
     "block_sizes",
     "pack",
     "unpack",
+    "unpack_soc",
+    "project_soc",
     "project_cone",
     "gram_pinv",
     "wgy_iterations",
@@ -42,10 +47,16 @@ __all__ = [
 ]
 
 
+def soc_sizes(layout) -> tuple[int, ...]:
+    """Sizes of the second-order-cone blocks of ``layout`` (empty for the two-part layout)."""
+    return tuple(layout[2]) if len(layout) > 2 else ()
+
+
 def block_sizes(layout) -> list[int]:
-    """Lengths of the segments of the vectorised variable: one per block, then the slack."""
-    blocks, p = layout
-    return [n * n * (2 if c else 1) for n, c in blocks] + [p]
+    """Lengths of the segments of the vectorised variable: one per PSD block, the slack, then one
+    per second-order-cone block."""
+    blocks, p = layout[0], layout[1]
+    return [n * n * (2 if c else 1) for n, c in blocks] + [p] + list(soc_sizes(layout))
 
 
 def _split(v: jax.Array, layout) -> list[jax.Array]:
@@ -56,10 +67,14 @@ def _split(v: jax.Array, layout) -> list[jax.Array]:
     return out
 
 
-def pack(blocks, s: jax.Array, layout) -> jax.Array:
-    """Tuple of ``(n_j, n_j)`` blocks and slack ``(p,)`` -> real vector ``(N,)``.
+def pack(blocks, s: jax.Array, layout, socs=()) -> jax.Array:
+    """Tuple of ``(n_j, n_j)`` blocks, slack ``(p,)`` and second-order-cone blocks ``(q_k,)`` ->
+    real vector ``(N,)``.
 
-    Works with a leading axis too (blocks ``(m, n_j, n_j)``, slack ``(m, p)`` -> ``(m, N)``)."""
+    Works with a leading axis too (blocks ``(m, n_j, n_j)``, slack ``(m, p)``, cones ``(m, q_k)``
+    -> ``(m, N)``)."""
+    if len(tuple(socs)) != len(soc_sizes(layout)):
+        raise ValueError(f"socs: expected {len(soc_sizes(layout))} second-order-cone blocks, got {len(tuple(socs))}")
     parts = []
     for X, (n, c) in zip(blocks, layout[0]):
         flat = X.reshape(X.shape[:-2] + (n * n,))
@@ -68,20 +83,39 @@ def pack(blocks, s: jax.Array, layout) -> jax.Array:
         else:
             parts.append(jnp.real(flat))
     parts.append(s)
+    parts += [jnp.real(u) for u in socs]
     return jnp.concatenate(parts, axis=-1)
 
 
 def unpack(v: jax.Array, layout) -> tuple[tuple[jax.Array, ...], jax.Array]:
     """Inverse of :func:`pack` for a single vector: ``(blocks, s)``."""
     segs = _split(v, layout)
+    nb = len(layout[0])
     blocks = []
-    for seg, (n, c) in zip(segs[:-1], layout[0]):
+    for seg, (n, c) in zip(segs[:nb], layout[0]):
         if c:
             X = jax.lax.complex(seg[: n * n], seg[n * n :])
         else:
             X = seg
         blocks.append(X.reshape(n, n))
-    return tuple(blocks), segs[-1]
+    return tuple(blocks), segs[nb]
+
+
+def unpack_soc(v: jax.Array, layout) -> tuple[jax.Array, ...]:
+    """The second-order-cone blocks ``(q_k,)`` of the vector ``v`` (empty tuple when none)."""
+    return tuple(_split(v, layout)[len(layout[0]) + 1 :])
+
+
+def project_soc(u: jax.Array) -> jax.Array:
+    """Euclidean projection of ``u = (t, x)`` onto the second-order cone ``{t >= ||x||}``."""
+    t, x = u[0], u[1:]
+    nx = jnp.linalg.norm(x)
+    a = 0.5 * (t + nx)
+    scale = jnp.where(nx > 0, a / jnp.where(nx > 0, nx, 1.0), 0.0)
+    outside = jnp.concatenate([a[None], scale * x])
+    inside = nx <= t
+    polar = nx <= -t
+    return jnp.where(inside, u, jnp.where(polar, jnp.zeros_like(u), outside))
 
 
 def _real_embedding(H: jax.Array) -> jax.Array:
@@ -112,13 +146,16 @@ def project_cone(v: jax.Array, layout, embed_above: int = 16) -> jax.Array:
     their real ``2n x 2n`` embedding (XLA's CPU complex ``eigh`` is many times slower there)."""
     blocks, s = unpack(v, layout)
     projected = tuple(_psd_part(X, _embed(n, c, embed_above)) for X, (n, c) in zip(blocks, layout[0]))
-    return pack(projected, jnp.maximum(s, 0.0), layout)
+    socs = tuple(project_soc(u) for u in unpack_soc(v, layout))
+    return pack(projected, jnp.maximum(s, 0.0), layout, socs)
 
 
 def cone_violation(v: jax.Array, layout, embed_above: int = 16) -> jax.Array:
     """``||v - Pi_K(v)||``: the distance of ``v`` to ``K`` (from eigenvalues only)."""
     blocks, s = unpack(v, layout)
     sq = jnp.sum(jnp.minimum(s, 0.0) ** 2)
+    for u in unpack_soc(v, layout):
+        sq = sq + jnp.sum((u - project_soc(u)) ** 2)
     for X, (n, c) in zip(blocks, layout[0]):
         H = 0.5 * (X + jnp.conj(X.T))
         if _embed(n, c, embed_above):  # every eigenvalue twice

@@ -1,15 +1,20 @@
 """The library's one batched SDP solver (small dense SDPs, thousands per ``jit``).
 
-Problem (standard primal form over Hermitian blocks and an orthant slack)::
+Problem (standard primal form over Hermitian blocks, an orthant slack and, optionally,
+second-order-cone blocks)::
 
-    minimise    sum_j Re<C_j, X_j> + <c, s>
-    subject to  sum_j Re<A_j[i], X_j> + <G[i], s> = b[i],   i = 1..m
-                X_j Hermitian PSD (n_j x n_j),  s >= 0 (p,)
+    minimise    sum_j Re<C_j, X_j> + <c, s> + sum_k <q_k, u_k>
+    subject to  sum_j Re<A_j[i], X_j> + <G[i], s> + sum_k <Q_k[i], u_k> = b[i],   i = 1..m
+                X_j Hermitian PSD (n_j x n_j),  s >= 0 (p,),  u_k[0] >= ||u_k[1:]|| (q_k,)
 
-with ``Re<A, X> = Re tr(A^H X)``. Inequalities are written with the slack ``s``. Its dual is::
+with ``Re<A, X> = Re tr(A^H X)``. Inequalities are written with the slack ``s``; the cones ``u_k``
+give epigraphs of Euclidean norms and of squared norms (``t >= ||d||^2`` is
+``(t+1)/2 >= ||((t-1)/2, d)||``, i.e. ``u = (a, b, d)`` with ``a - b = 1`` and ``t = a + b``; see
+:func:`soc_square_epigraph`). Its dual is::
 
     maximise    b^T y
-    subject to  C_j - sum_i y_i A_j[i]^H-part = Z_j  PSD,    c - G^T y = z >= 0.
+    subject to  C_j - sum_i y_i A_j[i]^H-part = Z_j  PSD,    c - G^T y = z >= 0,
+                q_k - Q_k^T y = w_k  in the second-order cone.
 
 Only the Hermitian part of each ``A_j[i]`` matters (``Re<A, X>`` vanishes on anti-Hermitian ``A``
 when ``X`` is Hermitian), so non-Hermitian ``A_j[i]`` are accepted and used through
@@ -73,7 +78,7 @@ from .solution import Solution, Status
 from .solve import AbstractSolver, solve
 from .validation import check_array, check_hermitian, is_concrete
 
-__all__ = ["SDP", "SDPValue", "ADMMSDP", "solve_sdp", "optimal_value"]
+__all__ = ["SDP", "SDPValue", "ADMMSDP", "solve_sdp", "optimal_value", "soc_square_epigraph"]
 
 
 def _shape_str(shape) -> str:
@@ -89,9 +94,12 @@ class SDP(eqx.Module):
         b: ``(m,)`` real right-hand side.
         c: ``(p,)`` real cost of the orthant slack (zeros when ``G`` is given alone).
         G: ``(m, p)`` real slack coefficients (zeros when ``c`` is given alone).
+        Q: tuple of ``(m, q_k)`` real coefficients of the second-order-cone blocks (default none).
+        q: tuple of ``(q_k,)`` real costs of the second-order-cone blocks (zeros when omitted).
 
     The constructor raises ``ValueError`` naming the argument for wrong shapes, non-finite values,
-    non-Hermitian ``C_j`` or complex ``b``/``c``/``G`` (value checks only on concrete arrays).
+    non-Hermitian ``C_j`` or complex ``b``/``c``/``G``/``Q``/``q`` (value checks only on concrete
+    arrays).
     """
 
     C: tuple
@@ -99,8 +107,11 @@ class SDP(eqx.Module):
     b: jax.Array
     c: jax.Array
     G: jax.Array
+    Q: tuple = ()
+    q: tuple = ()
 
-    def __init__(self, C: Sequence[Any], A: Sequence[Any], b: Any, c: Any = None, G: Any = None):
+    def __init__(self, C: Sequence[Any], A: Sequence[Any], b: Any, c: Any = None, G: Any = None,
+                 Q: Sequence[Any] | None = None, q: Sequence[Any] | None = None):
         if isinstance(C, (jax.Array, np.ndarray)) or not isinstance(C, (tuple, list)):
             C = (C,)
         if isinstance(A, (jax.Array, np.ndarray)) or not isinstance(A, (tuple, list)):
@@ -135,23 +146,47 @@ class SDP(eqx.Module):
                 if G is None
                 else check_array(G, "G", kind="real", shape=tuple(batch) + (m, c.shape[-1]))
             )
+        if isinstance(Q, (jax.Array, np.ndarray)):
+            Q = (Q,)
+        if isinstance(q, (jax.Array, np.ndarray)):
+            q = (q,)
+        Q = () if Q is None else tuple(Q)
+        if q is not None and len(tuple(q)) != len(Q):
+            raise ValueError(f"q: expected one cost per second-order-cone block ({len(Q)}), got {len(tuple(q))}")
+        Qs, qs = [], []
+        for k, Qk in enumerate(Q):
+            Qk = check_array(Qk, f"Q[{k}]", kind="real", shape=tuple(batch) + (m, None))
+            if Qk.shape[-1] < 1:
+                raise ValueError(f"Q[{k}]: expected at least one column, got {_shape_str(Qk.shape)}")
+            qk = (
+                jnp.zeros(batch + (Qk.shape[-1],), b.dtype)
+                if q is None
+                else check_array(tuple(q)[k], f"q[{k}]", kind="real", shape=tuple(batch) + (Qk.shape[-1],))
+            )
+            Qs.append(Qk)
+            qs.append(qk)
         self.C = tuple(Cs)
         self.A = tuple(As)
         self.b = b
         self.c = c
         self.G = G
+        self.Q = tuple(Qs)
+        self.q = tuple(qs)
 
     @property
     def layout(self):
-        """Static structure ``(((n_j, is_complex_j), ...), p)`` of the vectorised variable."""
+        """Static structure ``(((n_j, is_complex_j), ...), p)`` of the vectorised variable, with the
+        second-order-cone sizes ``(q_1, ...)`` appended when there are such blocks."""
         blocks = tuple(
             (int(Cj.shape[-1]), bool(jnp.iscomplexobj(Cj) or jnp.iscomplexobj(Aj))) for Cj, Aj in zip(self.C, self.A)
         )
+        if self.Q:
+            return blocks, int(self.c.shape[-1]), tuple(int(Qk.shape[-1]) for Qk in self.Q)
         return blocks, int(self.c.shape[-1])
 
     @property
     def real_dtype(self):
-        dt = jnp.result_type(*self.C, *self.A, self.b, self.c, self.G)
+        dt = jnp.result_type(*self.C, *self.A, self.b, self.c, self.G, *self.Q, *self.q)
         return jnp.finfo(dt).dtype
 
 
@@ -164,6 +199,8 @@ class SDPValue(eqx.Module):
         y: ``(m,)`` equality multipliers (dual variables).
         Z: tuple of dual PSD blocks ``C_j - sum_i y_i A_j[i]`` (Hermitian part).
         z: ``(p,)`` dual orthant slack ``c - G^T y``.
+        u: tuple of primal second-order-cone blocks ``(q_k,)`` (empty when the SDP has none).
+        w: tuple of dual second-order-cone blocks ``q_k - Q_k^T y``.
     """
 
     X: tuple
@@ -171,6 +208,8 @@ class SDPValue(eqx.Module):
     y: jax.Array
     Z: tuple
     z: jax.Array
+    u: tuple = ()
+    w: tuple = ()
 
 
 class _Scaled(eqx.Module):
@@ -189,11 +228,12 @@ def _scaled(sdp: SDP, scale: bool) -> _Scaled:
     blocks = tuple(
         hermitian_part(Aj.astype(cdt if cplx else rdt)) for Aj, (_, cplx) in zip(sdp.A, layout[0])
     )
-    M = _k.pack(blocks, sdp.G.astype(rdt), layout)
+    M = _k.pack(blocks, sdp.G.astype(rdt), layout, tuple(Qk.astype(rdt) for Qk in sdp.Q))
     cost = _k.pack(
         tuple(hermitian_part(Cj.astype(cdt if cplx else rdt)) for Cj, (_, cplx) in zip(sdp.C, layout[0])),
         sdp.c.astype(rdt),
         layout,
+        tuple(qk.astype(rdt) for qk in sdp.q),
     )
     b = sdp.b.astype(rdt)
     one = jnp.ones((), rdt)
@@ -276,8 +316,8 @@ class ADMMSDP(AbstractSolver):
             z = jnp.zeros((N,), rdt)
             y = jnp.zeros((m,), rdt)
         else:
-            x = _k.pack(tuple(init.X), init.s, layout).astype(rdt) / sc.beta
-            z = _k.pack(tuple(init.Z), init.z, layout).astype(rdt) / sc.gamma
+            x = _k.pack(tuple(init.X), init.s, layout, tuple(init.u)).astype(rdt) / sc.beta
+            z = _k.pack(tuple(init.Z), init.z, layout, tuple(init.w)).astype(rdt) / sc.gamma
             y = (jnp.asarray(init.y, rdt) * sc.d / sc.gamma).astype(rdt)
         # ||b|| = 1 after equilibration; a consistent b = M x leaves at most sqrt(cut) ||x|| outside
         # the numerical range of M, so only a clearly larger residual certifies inconsistency.
@@ -346,6 +386,8 @@ class ADMMSDP(AbstractSolver):
         sc = _scaled(problem, self.scale)
         X, s = _k.unpack(state.xh * sc.beta, layout)
         Z, zs = _k.unpack(state.z * sc.gamma, layout)
+        u = _k.unpack_soc(state.xh * sc.beta, layout)
+        w = _k.unpack_soc(state.z * sc.gamma, layout)
         y = state.y * sc.gamma / sc.d
         scale = sc.beta * sc.gamma
         objective = scale * jnp.dot(sc.c, state.xh)
@@ -360,7 +402,8 @@ class ADMMSDP(AbstractSolver):
             rho=state.mu,
             certificate=state.cert,
         )
-        return Solution(value=SDPValue(X=X, s=s, y=y, Z=Z, z=zs), objective=objective, result=result, stats=stats)
+        return Solution(value=SDPValue(X=X, s=s, y=y, Z=Z, z=zs, u=u, w=w), objective=objective, result=result,
+                        stats=stats)
 
 
 def solve_sdp(
@@ -392,7 +435,34 @@ def _envelope(sdp: SDP, dsdp: SDP, value: SDPValue) -> jax.Array:
         dval = dval + jnp.sum(jnp.real(jnp.conj(dC) * X))
         dval = dval - jnp.dot(y, jnp.real(jnp.einsum("ikl,kl->i", jnp.conj(dA), X)))
     dval = dval + jnp.dot(dsdp.c, value.s) - jnp.dot(y, dsdp.G @ value.s) + jnp.dot(dsdp.b, y)
+    for dq, dQ, u in zip(dsdp.q, dsdp.Q, value.u):
+        dval = dval + jnp.dot(dq, u) - jnp.dot(y, dQ @ u)
     return dval
+
+
+def soc_square_epigraph(d_coeff: Any, one_row: int, m: int, weight: Any = 1.0, dtype=None):
+    """Second-order-cone block ``(Q, q)`` for a penalty ``weight * ||d||^2`` with ``d`` entering rows
+    of the constraints.
+
+    The cone variable is ``u = (a, b, d)`` (``a >= ||(b, d)||``). Row ``one_row`` of the constraints
+    becomes ``a - b = 1``: the caller sets the right-hand side of that row to 1 and lets no other
+    variable enter it. Then ``a + b >= ||d||^2`` and the cost ``weight * (a + b)`` equals the penalty
+    at the optimum. ``d_coeff`` ``(m, k)`` gives the coefficients of ``d`` in the ``m`` constraint
+    rows (its row ``one_row`` must be zero). Returns ``(Q (m, k + 2), q (k + 2,))``.
+    """
+    d_coeff = jnp.asarray(d_coeff, dtype)
+    if not jnp.issubdtype(d_coeff.dtype, jnp.floating):
+        d_coeff = d_coeff.astype(jnp.result_type(float))
+    dtype = d_coeff.dtype
+    if d_coeff.ndim != 2 or d_coeff.shape[0] != m:
+        raise ValueError(f"d_coeff: expected shape ({m}, k), got {_shape_str(d_coeff.shape)}")
+    if not 0 <= int(one_row) < m:
+        raise ValueError(f"one_row: expected a row index in [0, {m}), got {one_row}")
+    ab = jnp.zeros((m, 2), dtype).at[one_row].set(jnp.asarray([1.0, -1.0], dtype))
+    Q = jnp.concatenate([ab, d_coeff], axis=1)
+    w = jnp.asarray(weight, dtype)
+    q = jnp.concatenate([jnp.stack([w, w]), jnp.zeros((d_coeff.shape[1],), dtype)])
+    return Q, q
 
 
 def optimal_value(sdp: SDP, solver: ADMMSDP = ADMMSDP(), *, max_steps: int | None = None) -> jax.Array:

@@ -223,3 +223,99 @@ def test_bad_inputs_name_the_argument():
         ADMMSDP(alpha=2.0)
     with pytest.raises(ValueError, match="sdp"):
         solve_sdp("not an sdp")
+
+
+def _soc_ls_instance(rng, n, m, cplx):
+    """min Re<C, X> + rho ||A(X) - b||^2  s.t. tr X = 1, X PSD, in SOC epigraph form."""
+    from jaxisac.core.sdp import soc_square_epigraph
+
+    def draw(*shape):
+        return rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if cplx else 0.0)
+
+    A = draw(m, n, n)
+    A = 0.5 * (A + np.conj(np.swapaxes(A, -1, -2)))
+    C = draw(n, n)
+    C = 0.5 * (C + C.conj().T)
+    bvec = rng.standard_normal(m)
+    rho = 0.7
+    # rows 0..m-1: Re<A_i, X> - d_i = b_i; row m: tr X = 1; row m+1: a - b = 1
+    rows = np.concatenate([A, np.eye(n)[None], np.zeros((1, n, n))]).astype(A.dtype)
+    rhs = np.concatenate([bvec, [1.0, 1.0]])
+    dco = np.concatenate([-np.eye(m), np.zeros((2, m))])
+    Q, q = soc_square_epigraph(dco, m + 1, m + 2, weight=rho)
+    dt = jnp.complex128 if cplx else jnp.float64
+    sdp = SDP(C=(jnp.asarray(C, dt),), A=(jnp.asarray(rows, dt),), b=jnp.asarray(rhs), Q=(Q,), q=(q,))
+    return sdp, (A, C, bvec, rho)
+
+
+def _cvx_soc_ls(A, C, bvec, rho):
+    cp = pytest.importorskip("cvxpy")
+    n = C.shape[0]
+    cplx = np.iscomplexobj(C)
+    X = cp.Variable((n, n), hermitian=True) if cplx else cp.Variable((n, n), symmetric=True)
+    re = cp.real if cplx else (lambda e: e)  # noqa: E731
+    AX = cp.hstack([re(cp.trace(Ai.conj().T @ X)) for Ai in A])
+    obj = re(cp.trace(C.conj().T @ X)) + rho * cp.sum_squares(AX - bvec)
+    prob = cp.Problem(cp.Minimize(obj), [X >> 0, re(cp.trace(X)) == 1])
+    prob.solve(solver="CLARABEL")
+    assert prob.status in ("optimal", "optimal_inaccurate")
+    return prob.value, X.value
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("cplx", [True, pytest.param(False, marks=pytest.mark.slow)])
+def test_second_order_cone_block_matches_cvxpy(cplx):
+    rng = np.random.default_rng(7 + cplx)
+    sdps, refs = zip(*[_soc_ls_instance(rng, 4, 5, cplx) for _ in range(3)])
+    batch = stack(sdps)
+    sol = jax.vmap(lambda p: solve_sdp(p, TIGHT))(batch)
+    assert np.all(np.asarray(sol.result) == Status.SUCCESS)
+    for i, (sdp, ref) in enumerate(zip(sdps, refs)):
+        val, Xref = _cvx_soc_ls(*ref)
+        assert float(sol.objective[i]) == pytest.approx(val, rel=1e-5, abs=1e-6)
+        np.testing.assert_allclose(np.asarray(sol.value.X[0][i]), Xref, atol=1e-4)
+        u = np.asarray(sol.value.u[0][i])
+        w = np.asarray(sol.value.w[0][i])
+        # primal and dual cone membership; the epigraph is tight: a + b = ||d||^2
+        assert u[0] >= np.linalg.norm(u[1:]) - 1e-8 and w[0] >= np.linalg.norm(w[1:]) - 1e-8
+        assert u[0] + u[1] == pytest.approx(np.sum(u[2:] ** 2), rel=1e-5, abs=1e-7)
+        np.testing.assert_allclose(w, np.asarray(sdp.q[0]) - np.asarray(sdp.Q[0]).T @ np.asarray(sol.value.y[i]),
+                                   atol=1e-6)
+    # vmap equals a loop
+    one = solve_sdp(sdps[0], TIGHT)
+    np.testing.assert_allclose(float(one.objective), float(sol.objective[0]), rtol=1e-12)
+
+
+@pytest.mark.slow
+def test_second_order_cone_warm_start_and_envelope_gradient():
+    sdps = [_soc_ls_instance(np.random.default_rng(9), 4, 5, False)[0]]
+    one = solve_sdp(sdps[0], TIGHT)
+    again = solve_sdp(sdps[0], TIGHT, init=one.value)
+    assert int(again.stats["steps"]) == 0
+    f = lambda rho: optimal_value(SDP(C=sdps[0].C, A=sdps[0].A, b=sdps[0].b, Q=sdps[0].Q,  # noqa: E731
+                                      q=(jnp.zeros(7).at[:2].set(rho),)), TIGHT)
+    u = np.asarray(one.value.u[0])
+    assert float(jax.grad(f)(0.7)) == pytest.approx(u[0] + u[1], rel=1e-6)
+
+
+def test_second_order_cone_projection_and_bad_inputs():
+    from jaxisac.kernels import sdp as k
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        u = rng.standard_normal(5)
+        pu = np.asarray(k.project_soc(jnp.asarray(u)))
+        assert pu[0] >= np.linalg.norm(pu[1:]) - 1e-12
+        # optimality of the projection: <u - Pu, c - Pu> <= 0 for cone points c
+        for _ in range(5):
+            c = rng.standard_normal(5)
+            c[0] = np.linalg.norm(c[1:]) + abs(c[0])
+            assert np.dot(u - pu, c - pu) <= 1e-10
+    n, m = 3, 2
+    C, A, b = jnp.eye(n), jnp.zeros((m, n, n)), jnp.ones(m)
+    with pytest.raises(ValueError, match=r"Q\[0\]"):
+        SDP(C=(C,), A=(A,), b=b, Q=(jnp.ones((m + 1, 3)),))
+    with pytest.raises(ValueError, match=r"q\[0\]"):
+        SDP(C=(C,), A=(A,), b=b, Q=(jnp.ones((m, 3)),), q=(jnp.ones(2),))
+    with pytest.raises(ValueError, match="q:"):
+        SDP(C=(C,), A=(A,), b=b, Q=(jnp.ones((m, 3)),), q=())
