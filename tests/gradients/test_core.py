@@ -109,7 +109,7 @@ def _cn(seed, shape):
 _PA, _PB, _PD = _cn(1, (3, 3)), _cn(2, (3, 3)), _cn(3, (3, 3))
 
 
-@pytest.mark.parametrize("cls", [RiemannianCG, pytest.param(RiemannianAscent, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("cls", [pytest.param(c, marks=pytest.mark.slow) for c in (RiemannianCG, RiemannianAscent)])
 def test_riemannian_envelope(cls):
     solver = cls(gtol=1e-11, max_steps=3000)
     man = BlockUnitary(1, 3)
