@@ -12,8 +12,10 @@ from .metrics import crb, power, sinr
 from .bal import BAL
 from .diff import optimal_crb, optimal_solution
 from .batch import solve_batch
+from .point import PointTargetBeamformers, PointTargetCRB, point_crb, point_target_sdp, solve_point_target
 
 __all__ = [
     "BAL", "Branch", "CRBBeamformers", "ExtendedTargetCRB", "RBAL", "crb", "make_instance", "make_instances",
     "optimal_crb", "optimal_solution", "power", "random_instance", "sinr", "solve_batch",
+    "PointTargetBeamformers", "PointTargetCRB", "point_crb", "point_target_sdp", "solve_point_target",
 ]

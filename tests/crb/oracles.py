@@ -78,3 +78,25 @@ def power_min(problem):
     prob = cp.Problem(cp.Minimize(cp.real(cp.trace(R))), cons)
     _solve(prob)
     return float(prob.value)
+
+
+def point_target(problem):
+    """The point-target SDP (spec §3.6) in full N_t x N_t blocks; trace matrices scaled by
+    1/||A^H A||_2 (Clarabel fails without, spec §9.8). Returns ``(t*, R, status, seconds)``."""
+    H, rho, P, s2 = _data(problem)
+    n, k = H.shape
+    D1, D2, D3 = (np.asarray(D, np.complex128) for D in problem.trace_matrices())
+    sc = np.linalg.norm(D3, 2)
+    D1, D2, D3 = D1 / sc, D2 / sc, D3 / sc
+    W = [cp.Variable((n, n), hermitian=True) for _ in range(k + 1)]
+    R = sum(W)
+    t = cp.Variable()
+    M = cp.bmat([[cp.trace(D1 @ R) - t, cp.trace(D2 @ R)], [cp.trace(D2.conj().T @ R), cp.trace(D3 @ R)]])
+    Mv = cp.Variable((2, 2), hermitian=True)
+    cons = [Mv >> 0, Mv == M, cp.real(cp.trace(R)) <= P] + [w >> 0 for w in W]
+    for i in range(k):
+        h = H[:, i]
+        cons.append(rho[i] * cp.real(h.conj() @ W[i] @ h) - cp.real(h.conj() @ R @ h) >= s2)
+    prob = cp.Problem(cp.Maximize(t), cons)
+    sec = _solve(prob)
+    return sc * float(t.value), sum(w.value for w in W), prob.status, sec
