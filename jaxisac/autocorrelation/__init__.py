@@ -6,7 +6,7 @@ reflection design and baselines (:mod:`.reflection`), metrics (:mod:`.metrics`).
 """
 
 from .alra import ALRA, RobustALRA
-from .lra import LRA, TM, lra_sdp, tm_sdp
+from .lra import LRA, TM, RobustLRA, RobustTM, best_trace, lra_sdp, robust_lra_sdp, robust_tm_sdp, tm_sdp
 from .generator import Drop, channel_from_draws, make_drop, paper_drop
 from .model import (
     adjoint_map,
@@ -35,6 +35,11 @@ from .reflection import (
 __all__ = [
     "LRA",
     "TM",
+    "RobustLRA",
+    "RobustTM",
+    "best_trace",
+    "robust_lra_sdp",
+    "robust_tm_sdp",
     "lra_sdp",
     "tm_sdp",
     "align_discrete",

@@ -20,13 +20,15 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ..core.sdp import ADMMSDP, SDP
+from ..core.sdp import ADMMSDP, SDP, soc_square_epigraph
 from ..core.solution import Solution, Status
 from ..core.solve import AbstractSolver, solve
+from ..core.validation import is_concrete
 from ..kernels import autocorrelation as _k
-from .problems import PowerMeasurements
+from .problems import PowerMeasurements, RobustMeasurements
 
-__all__ = ["TM", "LRA", "tm_sdp", "lra_sdp"]
+__all__ = ["TM", "LRA", "RobustTM", "RobustLRA", "tm_sdp", "lra_sdp", "robust_tm_sdp", "robust_lra_sdp",
+           "best_trace", "slab_misfit"]
 
 
 def _meas_blocks(V, p0):
@@ -198,3 +200,272 @@ class LRA(AbstractSolver):
         if int(self.trace_length):
             stats.update(trace_ratio=st.hist_g)
         return Solution(value=st.scale * st.H, objective=st.g, result=result, stats=stats)
+
+
+# ------------------------------------------------------------------------------------------------
+# Robust TM (45)/(49 as min) and robust LRA (Algorithms 3-4), spec §2.5, §3.4
+# ------------------------------------------------------------------------------------------------
+
+
+def _robust_units(problem: RobustMeasurements):
+    """Power unit of the robust SDPs: ``sigma2`` (spec A9), or the mean midpoint when ``sigma2 = 0``.
+
+    Returns ``(unit, lo, hi)`` with ``lo = (lower - sigma2)/unit``, ``hi = (upper - sigma2)/unit``."""
+    mid = jnp.mean(jnp.abs(problem.midpoint))
+    alt = jnp.where(mid > 0, mid, jnp.ones_like(mid))
+    unit = jnp.where(problem.sigma2 > 0, problem.sigma2, alt)
+    return unit, (problem.lower - problem.sigma2) / unit, (problem.upper - problem.sigma2) / unit
+
+
+def robust_tm_sdp(V, lo, hi, p0, rho) -> SDP:
+    """Robust TM (45) (b >= 2) / (49) read as *min* (b = 1) in epigraph form.
+
+    ``min p0 tr H + rho ||delta||^2  s.t.  lo_t - delta_t <= p0 v_t^H H v_t <= hi_t + delta_t, H PSD``
+    with ``lo``/``hi`` the noise-corrected interval bounds (``zeta - sigma2``, ``xi - sigma2``). Rows:
+    ``A(H) + delta - l = lo``, ``A(H) - delta + u = hi`` (``l, u >= 0`` the orthant slack) and the
+    epigraph row ``a - b = 1`` of the cone ``(a, b, delta)``, so that ``a + b >= ||delta||^2``.
+    ``delta >= 0`` need not be imposed: a negative entry only tightens its slab, so every optimum has
+    ``delta >= 0``.
+    """
+    T, N = V.shape
+    dt = V.dtype
+    rd = lo.dtype
+    meas = _meas_blocks(V, p0)
+    A = jnp.concatenate([meas, meas, jnp.zeros((1, N, N), dt)], axis=0)
+    b = jnp.concatenate([lo, hi, jnp.ones((1,), rd)])
+    eye = jnp.eye(T, dtype=rd)
+    zT = jnp.zeros((T, T), rd)
+    G = jnp.concatenate([jnp.concatenate([-eye, zT], 1), jnp.concatenate([zT, eye], 1), jnp.zeros((1, 2 * T), rd)])
+    dco = jnp.concatenate([eye, -eye, jnp.zeros((1, T), rd)])
+    Q, q = soc_square_epigraph(dco, 2 * T, 2 * T + 1, weight=rho, dtype=rd)
+    return SDP(C=(p0 * jnp.eye(N, dtype=dt),), A=(A,), b=b, c=jnp.zeros((2 * T,), rd), G=G, Q=(Q,), q=(q,))
+
+
+def robust_lra_sdp(V, lo, hi, p0, X) -> SDP:
+    """The (G, gamma)-step of robust LRA (spec §3.4 step 3.2) with the slack ``delta`` folded into
+    ``lo``/``hi`` (pass ``lo - delta``, ``hi + delta``)::
+
+        max tr(G X X^H)  s.t.  gamma lo_t <= p0 v_t^H G v_t <= gamma hi_t,  tr G = 1,  G PSD,  gamma >= 0
+
+    Orthant slack ``(gamma, l (T,), u (T,))``: rows ``A(G) - gamma lo - l = 0``,
+    ``A(G) - gamma hi + u = 0`` and ``tr G = 1``.
+    """
+    T, N = V.shape
+    dt = V.dtype
+    rd = lo.dtype
+    Xc = jnp.conj(X) if jnp.iscomplexobj(X) else X
+    P = (X @ Xc.T).astype(dt)
+    meas = _meas_blocks(V, p0)
+    A = jnp.concatenate([meas, meas, jnp.eye(N, dtype=dt)[None]], axis=0)
+    b = jnp.concatenate([jnp.zeros((2 * T,), rd), jnp.ones((1,), rd)])
+    eye = jnp.eye(T, dtype=rd)
+    zT = jnp.zeros((T, T), rd)
+    G = jnp.concatenate(
+        [
+            jnp.concatenate([-lo[:, None], -eye, zT], 1),
+            jnp.concatenate([-hi[:, None], zT, eye], 1),
+            jnp.zeros((1, 2 * T + 1), rd),
+        ]
+    )
+    return SDP(C=(-P,), A=(A,), b=b, c=jnp.zeros((2 * T + 1,), rd), G=G)
+
+
+def slab_misfit(a, lo, hi, s):
+    """``delta_t = max(0, lo_t - a_t s, a_t s - hi_t)``: the slack of ``lo <= a s <= hi``."""
+    return jnp.maximum(0.0, jnp.maximum(lo - a * s, a * s - hi))
+
+
+def best_trace(a, lo, hi):
+    """Exact minimiser ``s >= 0`` of ``sum_t max(0, lo_t - a_t s, a_t s - hi_t)^2`` (``a >= 0``),
+    the (delta, gamma)-step of robust LRA with ``s = 1/gamma = tr H`` (spec §2.5).
+
+    The objective is convex and piecewise quadratic with breakpoints ``lo_t/a_t``, ``hi_t/a_t``; on
+    every piece the active set is fixed and the minimiser has a closed form, so all ``2T + 1`` pieces
+    are evaluated and the best clipped candidate kept (``O(T^2)``, vectorised)."""
+    a = jnp.maximum(a, 0.0)
+    pos = a > 0
+    safe = jnp.where(pos, a, 1.0)
+    bps = jnp.where(pos[None, :], jnp.stack([lo / safe, hi / safe]), 0.0).reshape(-1)
+    bps = jnp.sort(jnp.concatenate([jnp.zeros((1,), a.dtype), jnp.maximum(bps, 0.0)]))
+    left = bps
+    right = jnp.concatenate([bps[1:], bps[-1:] * 2.0 + 1.0])
+    mid = 0.5 * (left + right)
+    low = (lo[None, :] - a[None, :] * mid[:, None]) > 0
+    up = (a[None, :] * mid[:, None] - hi[None, :]) > 0
+    num = jnp.sum(jnp.where(low, a * lo, 0.0) + jnp.where(up, a * hi, 0.0), axis=1)
+    den = jnp.sum(jnp.where(low | up, a * a, 0.0), axis=1)
+    cand = jnp.where(den > 0, num / jnp.where(den > 0, den, 1.0), mid)
+    last = jnp.arange(cand.shape[0]) == cand.shape[0] - 1
+    cand = jnp.clip(cand, left, jnp.where(last, jnp.inf, right))
+    f = jnp.sum(slab_misfit(a[None, :], lo[None, :], hi[None, :], cand[:, None]) ** 2, axis=1)
+    return cand[jnp.argmin(f)]
+
+
+class RobustTM(AbstractSolver):
+    """Robust trace minimisation (45) / (49 as min) for :class:`RobustMeasurements`.
+
+    ``min p0 tr H + rho ||delta||^2  s.t.  zeta_t - delta_t <= p0 tr(H V_t) + sigma2 <= xi_t + delta_t``,
+    ``H PSD``, with every power in units of ``sigma2`` (spec A9; the mean noise-corrected midpoint
+    when ``sigma2 = 0``): ``rho`` is the paper's penalty *per sigma2 unit*. One SDP with a
+    second-order-cone epigraph of the penalty on the shared solver. ``value = H_hat`` (W units),
+    ``objective = p0 tr H_hat / unit + rho ||delta||^2 / unit^2``; ``stats``: ``delta`` (W),
+    ``sdp_iterations``.
+    """
+
+    rho: float = eqx.field(default=10.0, converter=jnp.asarray)
+    sdp: ADMMSDP = eqx.field(default_factory=_default_sdp)
+    max_steps: int = 0
+
+    def __check_init__(self):
+        if is_concrete(self.rho) and not float(self.rho) > 0:
+            raise ValueError(f"rho: expected a positive penalty, got {self.rho}")
+
+    def init(self, problem, init):
+        if not isinstance(problem, RobustMeasurements):
+            raise ValueError(f"problem: RobustTM expects RobustMeasurements, got {type(problem).__name__}")
+        unit, lo, hi = _robust_units(problem)
+        rd = lo.dtype
+        sol = solve(robust_tm_sdp(problem.V, lo, hi, problem.p0, jnp.asarray(self.rho, rd)), self.sdp, throw=False)
+        H = sol.value.X[0]
+        delta = slab_misfit(_k.forward(problem.V, H, problem.p0), lo, hi, 1.0)
+        return _RobustState(H, unit, delta, _ratio(H, problem.rank), jnp.asarray(0, jnp.int32), sol.result,
+                            jnp.asarray(sol.stats["iterations"], jnp.int32), jnp.zeros((), rd), jnp.zeros((0,), rd),
+                            jnp.zeros((0,), rd), sol.objective)
+
+    def step(self, problem, state):
+        return state
+
+    def terminate(self, problem, state):
+        return jnp.asarray(True), state.sdp_status
+
+    def postprocess(self, problem, st, result, stats):
+        stats = dict(stats)
+        stats.update(sdp_iterations=st.sdp_iterations, delta=st.unit * st.delta, ratio=st.g)
+        return Solution(value=st.unit * st.H, objective=st.tm_objective, result=result, stats=stats)
+
+
+class _RobustState(eqx.Module):
+    H: jax.Array  # estimate in units of `unit`
+    unit: jax.Array
+    delta: jax.Array  # (T,) slack in units of `unit`
+    g: jax.Array
+    it: jax.Array
+    sdp_status: jax.Array
+    sdp_iterations: jax.Array
+    step_objective: jax.Array
+    hist_g: jax.Array
+    hist_delta: jax.Array
+    tm_objective: jax.Array
+
+
+class RobustLRA(AbstractSolver):
+    """Robust LRA (Algorithms 3-4) for :class:`RobustMeasurements` (noisy / averaged / RSRP-quantised).
+
+    Starting from :class:`RobustTM` (``rho`` enters only there, spec §3.4), alternate
+
+    1. the top-r eigenvectors ``X`` of ``H`` (r = 1 complex patterns, r = 2 real patterns);
+    2. the (G, gamma)-SDP :func:`robust_lra_sdp` with the slabs widened by the current ``delta``;
+    3. the exact (delta, gamma)-step :func:`best_trace` for ``s = tr H`` with ``G`` fixed,
+       ``delta = max(0, lo - a s, a s - hi)``, ``H = s G``,
+
+    while ``g(H) <= eps`` (at least ``min_steps``, at most ``max_steps`` steps). ``g`` is non-decreasing
+    and ``||delta||`` non-increasing (the previous point is feasible in both steps). With
+    un-quantised data (``lower == upper``) every slab is active at the robust-TM point and the
+    iteration cannot move (spec A14): robust LRA then returns robust TM, as the paper's algorithm does.
+
+    ``value = H_hat`` (W units), ``objective = g(H_hat)``; ``stats``: ``steps``, ``delta`` (W),
+    ``sdp_status``, ``sdp_iterations``, ``step_objective``, ``ratio``, and with ``trace_length`` the
+    histories ``trace_ratio`` and ``trace_delta`` (``||delta||`` in units of ``sigma2``; entry 0 = robust
+    TM). A step is kept only if ``g`` does not decrease and ``||delta||`` grows by at most
+    ``accept_tol * ||q_hat - sigma2||`` (ADMM solves the degenerate (G, gamma)-SDP to about 1e-5
+    relative, which moves the tiny slack by that much; ``accept_tol = 0`` demands exact monotonicity).
+    """
+
+    rho: float = eqx.field(default=10.0, converter=jnp.asarray)
+    eps: float = 0.95
+    min_steps: int = 0
+    max_steps: int = 30
+    sdp: ADMMSDP = eqx.field(default_factory=_default_sdp)
+    accept_tol: float = 1e-3
+    trace_length: int = eqx.field(default=0, static=True)
+
+    def __check_init__(self):
+        if is_concrete(self.rho) and not float(self.rho) > 0:
+            raise ValueError(f"rho: expected a positive penalty, got {self.rho}")
+        if not (0.0 < float(self.eps) <= 1.0):
+            raise ValueError(f"eps: expected a threshold in (0, 1], got {self.eps}")
+        if int(self.min_steps) < 0 or int(self.max_steps) < 0:
+            raise ValueError("min_steps, max_steps: expected non-negative integers")
+
+    def init(self, problem, init):
+        if not isinstance(problem, RobustMeasurements):
+            raise ValueError(f"problem: RobustLRA expects RobustMeasurements, got {type(problem).__name__}")
+        unit, lo, hi = _robust_units(problem)
+        rd = lo.dtype
+        r = problem.rank
+        if init is None:
+            tm = RobustTM(rho=self.rho, sdp=self.sdp).init(problem, None)
+            H, status, iters, tm_obj = tm.H, tm.sdp_status, tm.sdp_iterations, tm.tm_objective
+        else:
+            H = jnp.asarray(init, problem.V.dtype) / unit
+            status, iters, tm_obj = Status.SUCCESS(), jnp.asarray(0, jnp.int32), jnp.zeros((), rd)
+        a = _k.forward(problem.V, H, problem.p0)
+        tr = jnp.real(jnp.trace(H))
+        a_unit = a / jnp.where(tr > 0, tr, 1.0)
+        s = best_trace(a_unit, lo, hi) if init is not None else tr
+        H = H * jnp.where(tr > 0, s / jnp.where(tr > 0, tr, 1.0), 1.0)
+        delta = slab_misfit(a_unit, lo, hi, s)
+        g = _ratio(H, r)
+        L = int(self.trace_length)
+        hg, hd = jnp.zeros((L,), rd), jnp.zeros((L,), rd)
+        if L:
+            hg, hd = hg.at[0].set(g), hd.at[0].set(jnp.linalg.norm(delta))
+        return _RobustState(H, unit, delta, g, jnp.asarray(0, jnp.int32), status, iters, jnp.zeros((), rd), hg, hd,
+                            tm_obj)
+
+    def step(self, problem, st):
+        r = problem.rank
+        V, p0 = problem.V, problem.p0
+        _, lo, hi = _robust_units(problem)
+        _, X = _k.top_eig(st.H, r)
+        # the step is homogeneous in gamma: bounds divided by tr H make gamma = O(1) (conditioning)
+        tr = jnp.real(jnp.trace(st.H))
+        c = jnp.where(tr > 0, tr, 1.0)
+        sol = solve(robust_lra_sdp(V, (lo - st.delta) / c, (hi + st.delta) / c, p0, X), self.sdp, throw=False)
+        G = sol.value.X[0]
+        trG = jnp.real(jnp.trace(G))
+        G = G / jnp.where(trG > 0, trG, 1.0)
+        a = _k.forward(V, G, p0)
+        s = best_trace(a, lo, hi)
+        delta_new = slab_misfit(a, lo, hi, s)
+        g_new = _ratio(s * G, r)
+        # The (delta, gamma)-step is exact, so the new point is valid whatever the SDP's accuracy;
+        # it is accepted when it keeps g non-decreasing and ||delta|| non-increasing up to
+        # accept_tol * ||(lo + hi)/2|| (ADMM solves this degenerate SDP to ~1e-5 relative only, and
+        # delta is tiny next to the powers).
+        slack = self.accept_tol * jnp.linalg.norm(0.5 * (lo + hi))
+        ok = (trG > 0) & jnp.all(jnp.isfinite(G)) & (g_new >= st.g)
+        ok = ok & (jnp.linalg.norm(delta_new) <= jnp.linalg.norm(st.delta) + slack)
+        H = jnp.where(ok, s * G, st.H)
+        delta = jnp.where(ok, delta_new, st.delta)
+        g = jnp.where(ok, g_new, st.g)
+        it = st.it + 1
+        hg, hd = st.hist_g, st.hist_delta
+        if hg.shape[0]:
+            k = jnp.minimum(it, hg.shape[0] - 1)
+            hg, hd = hg.at[k].set(g), hd.at[k].set(jnp.linalg.norm(delta))
+        return _RobustState(H, st.unit, delta, g, it, jnp.maximum(st.sdp_status, sol.result),
+                            st.sdp_iterations + jnp.asarray(sol.stats["iterations"], jnp.int32), -sol.objective,
+                            hg, hd, st.tm_objective)
+
+    def terminate(self, problem, st):
+        done = (st.g > self.eps) & (st.it >= self.min_steps)
+        return done, Status.SUCCESS()
+
+    def postprocess(self, problem, st, result, stats):
+        stats = dict(stats)
+        stats.update(sdp_status=st.sdp_status, sdp_iterations=st.sdp_iterations, ratio=st.g,
+                     step_objective=st.step_objective, delta=st.unit * st.delta)
+        if int(self.trace_length):
+            stats.update(trace_ratio=st.hist_g, trace_delta=st.hist_delta)
+        return Solution(value=st.unit * st.H, objective=st.g, result=result, stats=stats)
