@@ -10,7 +10,8 @@ vector of problem data (and solver hyper-parameters), differentiated in every mo
   (and the reverse-mode directional derivative, tightly, when both modes are offered);
 * ``jax.vmap`` over two instances equals the two one-at-a-time results (values and derivatives).
 
-It returns the measured relative errors (recorded in ``docs/differentiation.md``).
+It returns the measured relative errors (recorded in ``docs/differentiation.md``) with ``value``
+(``f(x0)``) and, with reverse mode, ``grad`` (the gradient at ``x0``).
 """
 
 from __future__ import annotations
@@ -101,4 +102,7 @@ def check_gradients(
         errs["vmap"] = max(_rel(outv[k], np.stack([out0[k], out1[k]]), max(np.max(np.abs(np.asarray(out0[k]))), 1e-300)) for k in out0)
     RESULTS[name] = errs
     print(f"\n[gradient matrix] {name}: " + ", ".join(f"{k} {e:.1e}" for k, e in errs.items()))
+    errs = dict(errs, value=val)
+    if "rev" in modes:
+        errs["grad"] = np.asarray(out0["rev"])
     return errs

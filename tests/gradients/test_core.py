@@ -27,8 +27,7 @@ def test_bracketed_root_implicit():
 
     errs = check_gradients("core.bracketed_root [implicit]", f, [1.0, 5.0], [2.0, 3.0], rtol=1e-7)
     # and the closed form of the implicit function theorem: dr/da = (-r, 1) / (3 r^2 + a0)
-    r = float(jax.jit(f)(jnp.array([1.0, 5.0])))
-    g = np.asarray(jax.jit(jax.grad(f))(jnp.array([1.0, 5.0])))
+    r, g = errs["value"], errs["grad"]
     np.testing.assert_allclose(g, np.array([-r, 1.0]) / (3 * r**2 + 1.0), rtol=1e-10)
     assert errs["rev"] < 1e-7
 
@@ -122,6 +121,8 @@ def test_riemannian_envelope(cls):
 
 @pytest.mark.slow
 def test_riemannian_ascent_unrolled_data_and_step_size():
+    # ``init_step`` is the traceable hyper-parameter; ``armijo`` and ``rtol`` are read with float()
+    # (concrete only), and the Armijo constant only decides accept/reject: zero derivative anyway.
     base = RiemannianAscent(adjoint="unrolled", max_steps=4, gtol=0.0)
     man = BlockUnitary(1, 3, "cayley")
 
@@ -129,5 +130,6 @@ def test_riemannian_ascent_unrolled_data_and_step_size():
         solver = eqx.tree_at(lambda s: s.init_step, base, x[1])
         return jaxisac.solve(_Procrustes(A=_PA + x[0] * _PD, B=_PB, manifold=man), solver, unroll=True, throw=False).objective
 
-    check_gradients("core.RiemannianAscent [unrolled; data and init_step]", f, [0.0, 0.3], [0.1, 0.25],
-                    modes=("rev",), rtol=1e-6)
+    g = check_gradients("core.RiemannianAscent [unrolled; data and init_step]", f, [0.0, 0.3], [0.1, 0.25],
+                        modes=("rev",), rtol=1e-6)["grad"]
+    assert abs(float(g[1])) > 1e-6  # the step size genuinely matters after 4 iterations
