@@ -22,6 +22,16 @@ when ``certify=True``, ``lower`` and ``upper``: the sandwich ``f(H*) <= OPT <= m
 (sensing-centric) or its joint analogue, ``aasr_certified`` (``R_{H_w(X*), X*}``, spec §6.8) and
 ``H_worst`` (the worst case of ``X*``).
 
+Which AASR is conservative: ``aasr_robust`` is the paper's robust characterisation ``R_{H*, X*}`` with
+``H*`` the worst case of the *nominal* ``Xbar`` (it reproduces the paper's robust lines, Figs. 7 and 9).
+It is **not** a guaranteed bound for ``X*``: the worst case of ``X*`` itself can be much worse (on the
+paper's scenario with TPC, ``rho = 0.95``, ``theta = 0.6``, Method 3's certified joint cost is 3.4x the
+nominal waveform's, notebook 02). The conservative number is ``aasr_certified`` (``certify=True``):
+the AASR at ``H_w(X*)``, the channel of the ball that maximises the total MUI of ``X*``, so every
+``H0`` in the ball has ``||H0 X* - S||^2 <= ||H_w X* - S||^2``. (The AASR averages per-user log
+rates, so this is a bound on the total MUI, not strictly on the AASR; spec target 10.) Where a design
+with a certified worst case no worse than ``Xbar``'s is needed, use :class:`jaxisac.robust.MinMax`.
+
 Differentiation: the waveform steps are not differentiated (non-unique minimisers); the worst-case
 channel inside is implicitly differentiable (:func:`jaxisac.robust.worst_case`). For gradients of
 robust costs with respect to the data use the value functions and Danskin (see :class:`MinMax`).
