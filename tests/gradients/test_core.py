@@ -120,16 +120,18 @@ def test_riemannian_envelope(cls):
 
 
 @pytest.mark.slow
-def test_riemannian_ascent_unrolled_data_and_step_size():
+@pytest.mark.parametrize("cls", [RiemannianAscent, RiemannianCG])
+def test_riemannian_unrolled_data_and_step_size(cls):
+    # Reverse mode only (the line search's checkpointed while loop is a custom_vjp: jvp raises).
     # ``init_step`` is the traceable hyper-parameter; ``armijo`` and ``rtol`` are read with float()
     # (concrete only), and the Armijo constant only decides accept/reject: zero derivative anyway.
-    base = RiemannianAscent(adjoint="unrolled", max_steps=4, gtol=0.0)
+    base = cls(adjoint="unrolled", max_steps=4, gtol=0.0)
     man = BlockUnitary(1, 3, "cayley")
 
     def f(x):  # x = [t (direction of A), init_step]
         solver = eqx.tree_at(lambda s: s.init_step, base, x[1])
         return jaxisac.solve(_Procrustes(A=_PA + x[0] * _PD, B=_PB, manifold=man), solver, unroll=True, throw=False).objective
 
-    g = check_gradients("core.RiemannianAscent [unrolled; data and init_step]", f, [0.0, 0.3], [0.1, 0.25],
+    g = check_gradients(f"core.{cls.__name__} [unrolled; data and init_step]", f, [0.0, 0.3], [0.1, 0.25],
                         modes=("rev",), rtol=1e-6)["grad"]
     assert abs(float(g[1])) > 1e-6  # the step size genuinely matters after 4 iterations
