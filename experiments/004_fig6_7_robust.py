@@ -2,11 +2,12 @@
 {1, 8, 80} and sigma^2 in {-90, -85} dBm) and under RSRP quantisation (vs the gap D at T_p = 200,
 sigma^2 = -90 dBm, N0 = 8), with UB / RMS / CSM. R-ALRA runs to convergence (phi stagnation) with the
 exact mu, and with the paper's eps-rule (R-ALRA-eps). rho = 10 in the paper's units (W, p0 = 1 W).
+Robust TM (R-TM) and robust LRA (R-LRA, paper eps-rule, at most 10 SDP steps) run on the shared ADMM
+SDP (second-order-cone epigraph of the penalty), rho = 10 per sigma^2 unit (spec A9), on the first
+``sdp_drops`` drops only (they cost O(10^3-10^4) ADMM iterations per SDP).
 
-R-LRA and robust TM are not implemented (see the README): the figure shows R-ALRA and the baselines.
-
-Full: N = 65, T_p in {100, 200, 300, 400}, 6 drops; D in {1, 2, 4, 8, 12, 16} dB, 6 drops.
---quick: N = 17, T_p in {40, 80}, 3 drops; D in {1, 8} dB.
+Full: N = 65, T_p in {100, 200, 300, 400}, 6 drops (R-TM / R-LRA: 2); D in {1, 2, 4, 8, 12, 16} dB, 6
+drops (R-TM / R-LRA: 2). --quick: N = 17, T_p in {40, 80}, 3 drops (all); D in {1, 8} dB.
 
     python experiments/004_fig6_7_robust.py [--quick]
 """
@@ -22,6 +23,11 @@ import numpy as np
 
 from _004_common import OUT, baselines, db, drops, plt, run_solver, write_csv
 from jaxisac import autocorrelation as ac
+from jaxisac.core.sdp import ADMMSDP
+
+
+def _head(tree, n):
+    return jax.tree_util.tree_map(lambda x: x[:n], tree)
 
 
 def main():
@@ -30,10 +36,12 @@ def main():
     a = ap.parse_args()
     bits = 1
     if a.quick:
-        nx, Ts, nd, N0s, gaps, Tq = 4, [40, 80], 3, [1, 8], [1.0, 8.0], 60
+        nx, Ts, nd, N0s, gaps, Tq, nsdp = 4, [40, 80], 3, [1, 8], [1.0, 8.0], 60, 3
     else:
-        nx, Ts, nd, N0s, gaps, Tq = 8, [100, 200, 300, 400], 6, [1, 8, 80], [1.0, 2.0, 4.0, 8.0, 12.0, 16.0], 200
+        nx, Ts, nd, N0s, gaps, Tq, nsdp = 8, [100, 200, 300, 400], 6, [1, 8, 80], [1.0, 2.0, 4.0, 8.0, 12.0, 16.0], 200, 2
     solvers = {"R-ALRA": ac.RobustALRA(), "R-ALRA-eps": ac.RobustALRA(rule="paper")}
+    sdp = ADMMSDP(tol=1e-6, max_steps=500)
+    sdp_solvers = {"R-TM": ac.RobustTM(sdp=sdp), "R-LRA": ac.RobustLRA(sdp=sdp, max_steps=10)}
     t0 = time.time()
     rows6 = []
     for N0 in N0s:
@@ -45,6 +53,12 @@ def main():
                 row = dict(N0=N0, sigma2_dBm=s_dbm, T=T, drops=nd)
                 for name, s in solvers.items():
                     _, e, g = run_solver(d, bits, s, robust=(d.q, d.q, sigma2))
+                    row[f"{name}_nmse_mean"] = float(np.mean(e))
+                    row[f"{name}_nmse_median"] = float(np.median(e))
+                    row[f"{name}_gain_dB"] = db(g)
+                ds = _head(d, nsdp)
+                for name, s in sdp_solvers.items():
+                    _, e, g = run_solver(ds, bits, s, robust=(ds.q, ds.q, sigma2))
                     row[f"{name}_nmse_mean"] = float(np.mean(e))
                     row[f"{name}_nmse_median"] = float(np.median(e))
                     row[f"{name}_gain_dB"] = db(g)
@@ -66,6 +80,12 @@ def main():
             row[f"{name}_nmse_mean"] = float(np.mean(e))
             row[f"{name}_nmse_median"] = float(np.median(e))
             row[f"{name}_gain_dB"] = db(g)
+        ds = _head(d, nsdp)
+        for name, s in sdp_solvers.items():
+            _, e, g = run_solver(ds, bits, s, robust=(lo[:nsdp], hi[:nsdp], sigma2))
+            row[f"{name}_nmse_mean"] = float(np.mean(e))
+            row[f"{name}_nmse_median"] = float(np.median(e))
+            row[f"{name}_gain_dB"] = db(g)
         for k, g in base.items():
             row[f"{k}_gain_dB"] = db(g)
         rows7.append(row)
@@ -80,14 +100,18 @@ def main():
             ax[0, 0].semilogy([r["T"] for r in rr], [r["R-ALRA_nmse_mean"] for r in rr], "o-", label=lab)
             ax[1, 0].plot([r["T"] for r in rr], [r["R-ALRA_gain_dB"] for r in rr], "o-", label=lab)
     rr = [r for r in rows6 if r["N0"] == N0s[-1] and r["sigma2_dBm"] == -90.0]
+    for k in sdp_solvers:
+        lab = f"{k} (N0={N0s[-1]}, -90 dBm, {nsdp} drops)"
+        ax[0, 0].semilogy([r["T"] for r in rr], [r[f"{k}_nmse_mean"] for r in rr], "^:", label=lab)
+        ax[1, 0].plot([r["T"] for r in rr], [r[f"{k}_gain_dB"] for r in rr], "^:", label=lab)
     for k in ("RMS", "CSM"):
         ax[1, 0].plot([r["T"] for r in rr], [r[f"{k}_gain_dB"] for r in rr], "s--", label=k)
-    for name in solvers:
+    for name in list(solvers) + list(sdp_solvers):
         ax[0, 1].semilogy([r["gap_dB"] for r in rows7], [r[f"{name}_nmse_mean"] for r in rows7], "o-", label=name)
         ax[1, 1].plot([r["gap_dB"] for r in rows7], [r[f"{name}_gain_dB"] for r in rows7], "o-", label=name)
     for k in ("RMS", "CSM"):
         ax[1, 1].plot([r["gap_dB"] for r in rows7], [r[f"{k}_gain_dB"] for r in rows7], "s--", label=k)
-    ax[0, 0].set(title="Fig. 6(a): R-ALRA NMSE, b = 1", xlabel="T_p", ylabel="NMSE")
+    ax[0, 0].set(title="Fig. 6(a): NMSE, b = 1", xlabel="T_p", ylabel="NMSE")
     ax[1, 0].set(title="Fig. 6(b): gain vs UB", xlabel="T_p", ylabel="dB")
     ax[0, 1].set(title=f"Fig. 7(a): NMSE vs RSRP gap, T_p = {Tq}", xlabel="D [dB]", ylabel="NMSE")
     ax[1, 1].set(title="Fig. 7(b): gain vs UB", xlabel="D [dB]", ylabel="dB")

