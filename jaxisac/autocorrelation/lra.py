@@ -20,7 +20,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ..core.sdp import ADMMSDP, SDP, soc_square_epigraph
+from ..core.sdp import ADMMSDP, SDP, SDPValue, soc_square_epigraph
 from ..core.solution import Solution, Status
 from ..core.solve import AbstractSolver, solve
 from ..core.validation import is_concrete
@@ -120,6 +120,7 @@ class _LRAState(eqx.Module):
     sdp_iterations: jax.Array
     step_objective: jax.Array  # tr(G X) of the last Charnes-Cooper SDP
     hist_g: jax.Array
+    warm: SDPValue  # start of the next Charnes-Cooper SDP (the previous step's solution)
 
 
 class LRA(AbstractSolver):
@@ -136,6 +137,8 @@ class LRA(AbstractSolver):
         max_steps: cap on SDP steps (30).
         sdp: the :class:`ADMMSDP` configuration of the TM and Charnes-Cooper SDPs.
         trace_length: record ``g`` of the first iterates in ``stats["trace_ratio"]``.
+        warm_start: start every Charnes-Cooper SDP from the previous one's primal-dual solution
+            (the first from ``(H/tr H, 1/tr H)``); only the cost ``-X X^H`` changes between steps.
 
     Warm start: ``init=`` an ``(N, N)`` PSD matrix replaces the TM initialiser.
     """
@@ -145,6 +148,7 @@ class LRA(AbstractSolver):
     max_steps: int = 30
     sdp: ADMMSDP = eqx.field(default_factory=_default_sdp)
     trace_length: int = eqx.field(default=0, static=True)
+    warm_start: bool = eqx.field(default=True, static=True)
 
     def __check_init__(self):
         if not (0.0 < float(self.eps) <= 1.0):
@@ -171,12 +175,18 @@ class LRA(AbstractSolver):
         hist = jnp.zeros((L,), rd)
         if L:
             hist = hist.at[0].set(g)
-        return _LRAState(H, s, g, jnp.asarray(0, jnp.int32), status, iters, jnp.zeros((), rd), hist)
+        T = problem.V.shape[0]
+        tr = jnp.real(jnp.trace(H))
+        tr = jnp.where(tr > 0, tr, 1.0)
+        warm = SDPValue(X=(H / tr,), s=(1.0 / tr)[None].astype(rd), y=jnp.zeros((T + 1,), rd),
+                        Z=(jnp.zeros_like(H),), z=jnp.zeros((1,), rd))
+        return _LRAState(H, s, g, jnp.asarray(0, jnp.int32), status, iters, jnp.zeros((), rd), hist, warm)
 
     def step(self, problem, st):
         r = problem.rank
         _, X = _k.top_eig(st.H, r)
-        sol = solve(lra_sdp(problem.V, problem.p / st.scale, problem.p0, X), self.sdp, throw=False)
+        sol = solve(lra_sdp(problem.V, problem.p / st.scale, problem.p0, X), self.sdp,
+                    init=st.warm if self.warm_start else None, throw=False)
         G = sol.value.X[0]
         gamma = sol.value.s[0]
         ok = gamma > jnp.finfo(gamma.dtype).tiny
@@ -187,7 +197,8 @@ class LRA(AbstractSolver):
         if hist.shape[0]:
             hist = hist.at[jnp.minimum(it, hist.shape[0] - 1)].set(g)
         return _LRAState(H, st.scale, g, it, jnp.maximum(st.sdp_status, sol.result),
-                         st.sdp_iterations + jnp.asarray(sol.stats["iterations"], jnp.int32), -sol.objective, hist)
+                         st.sdp_iterations + jnp.asarray(sol.stats["iterations"], jnp.int32), -sol.objective, hist,
+                         sol.value)
 
     def terminate(self, problem, st):
         done = (st.g > self.eps) & (st.it >= self.min_steps)
