@@ -5,6 +5,12 @@
 * :class:`LRA`: starting from TM, alternate the top-r eigenvectors ``X`` of ``H`` and the
   Charnes-Cooper SDP (10)/(18) ``max tr(G X) s.t. A(G) = gamma p, tr G = 1, G PSD, gamma >= 0``,
   ``H = G / gamma``, while ``g(H) <= eps`` (``g = lambda_1 / tr H``; b = 1: ``(lambda_1 + lambda_2) / tr H``).
+  Each Charnes-Cooper SDP is warm-started from the previous one (``warm_start``).
+* :class:`RobustTM`: robust trace minimisation (45) / (49 read as min) for interval data
+  (noisy, averaged, RSRP-quantised), the penalty ``rho ||delta||^2`` as a second-order-cone epigraph
+  on the shared solver; powers in units of ``sigma2`` (spec A9).
+* :class:`RobustLRA`: Algorithms 3-4, robust TM then alternating the (G, gamma)-SDP with the slabs
+  widened by ``delta`` and the exact one-dimensional (delta, gamma)-step :func:`best_trace`.
 
 Both SDPs are thin builders of :class:`jaxisac.core.sdp.SDP` instances solved by
 :class:`jaxisac.core.sdp.ADMMSDP` (no CVXPY at run time); the ADMM configuration is the ``sdp`` field.
