@@ -85,8 +85,9 @@ class RBAL(AbstractSolver):
             KKT residual <= ``newton_tol`` (``None``: 1e-10 in float64, 1e-4 in float32) and
             certified, else R-BAL resumes where it was. ``stats["iterations"]`` counts R-BAL
             iterations, ``stats["steps"]`` blocks; ``max_steps`` caps R-BAL iterations in both modes.
-        tau_decay, tau0_min: after each failed Newton attempt (the regime is then strongly active,
-            where small steps are best, spec §9.4) tau <- max(tau * tau_decay, tau0_min (P_T/N_t)^3).
+        tau_decay, tau0_min, decay_mu_ratio: after each failed Newton attempt with all multipliers
+            above ``decay_mu_ratio`` times the largest (the regime is then strongly active, where small
+            steps are best, spec §9.4) tau <- max(tau * tau_decay, tau0_min (P_T/N_t)^3).
             ``tau_decay = 1`` keeps tau fixed. Without ``polish`` tau is always fixed.
         printed_sign: use the paper's printed line 6 (Z~ = Z - tau Omega_2), which does not converge
             (spec A1; kept for the reproduction of T7 only).
@@ -108,10 +109,11 @@ class RBAL(AbstractSolver):
     max_steps: int = 20000
     polish: bool = eqx.field(default=True, static=True)
     mu_ratio: float = 1e-3
-    newton_steps: int = eqx.field(default=8, static=True)
-    polish_every: int = eqx.field(default=100, static=True)
+    newton_steps: int = eqx.field(default=16, static=True)
+    polish_every: int = eqx.field(default=50, static=True)
     tau_decay: float = 0.5
     tau0_min: float = 0.01
+    decay_mu_ratio: float = 0.02
     newton_tol: float | None = None
     printed_sign: bool = eqx.field(default=False, static=True)
     aux: bool = eqx.field(default=True, static=True)
@@ -197,8 +199,10 @@ class RBAL(AbstractSolver):
         mu = -s.it.mu
         active = (jnp.max(mu) > 0) & (jnp.min(mu) > self.mu_ratio * jnp.max(mu))
         done = active & ~s.converged & (fn <= ntol) & ok
-        fail = active & ~s.converged & ~done
-        # a failed attempt means a strongly active regime, where small steps are best (spec §9.4)
+        # a failed attempt with every user clearly active means a strongly active regime, where small
+        # steps are best (spec §9.4); with a (nearly) inactive user the KKT system is singular and
+        # Newton fails for that reason alone: there smaller steps only slow R-BAL down (5.7x measured)
+        fail = active & ~s.converged & ~done & (jnp.min(mu) > self.decay_mu_ratio * jnp.max(mu))
         tau_min = (self.tau0_min * (d.P / problem.n_t) ** 3).astype(s.tau.dtype)
         tau = jnp.where(fail, jnp.maximum(s.tau * self.tau_decay, tau_min), s.tau)
         return s._replace(
