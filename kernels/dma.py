@@ -82,7 +82,7 @@ def _quad(fv, Gv, z):
 
 def p4mm_solve(data, gamma, p_max, beta_lo, beta_hi, radius, *, maxmin: bool, has_upper: bool,
                has_lower: bool, outer: int = 30, inner: int = 40, rho0: float = 1.0, rho_growth: float = 1.5,
-               phase1=False, p_cap=None):
+               phase1=False, p_cap=None, init=None, return_state=False):
     """Solve P4-MM (spec §2.5) by an augmented Lagrangian with accelerated projected-gradient inner
     steps (FISTA with backtracking and restart) in the scaled variable ``x = z / radius`` in [-1, 1]^L.
 
@@ -94,7 +94,10 @@ def p4mm_solve(data, gamma, p_max, beta_lo, beta_hi, radius, *, maxmin: bool, ha
     relaxed to ``p_cap`` (Phase I of spec §3.3).
 
     Returns ``(z, info)`` with ``info = (model objective, max scaled violation)``. Fixed iteration
-    counts (``outer * inner``), so it vmaps and unrolls. Every constraint is divided by a natural scale
+    counts (``outer * inner``), so it vmaps and unrolls. ``init``: a warm start ``(v, lam, rho)`` (the
+    scaled variable, the multipliers of the scaled constraints and the penalty of a previous solve of
+    the same shapes, e.g. the previous AO attempt); ``return_state=True`` appends that triple to the
+    result. Every constraint is divided by a natural scale
     (beampatterns by the mean current beampattern, SINR rows by ``1 + S_m/Gamma_m``, power by P_max).
     """
     e, g = data["e"], data["g"]
@@ -173,15 +176,24 @@ def p4mm_solve(data, gamma, p_max, beta_lo, beta_hi, radius, *, maxmin: bool, ha
         lam = jnp.maximum(0.0, lam + rho * c)
         return v, lam, jnp.minimum(rho * rho_growth, 1e6), step
 
-    v0 = jnp.zeros((nvar,), rdt)
-    if maxmin:
-        v0 = v0.at[L].set(jnp.min(e) / sP)
-    lam0 = jnp.zeros((nc,), rdt)
+    if init is None:
+        v0 = jnp.zeros((nvar,), rdt)
+        if maxmin:
+            v0 = v0.at[L].set(jnp.min(e) / sP)
+        lam0 = jnp.zeros((nc,), rdt)
+        rho_init = jnp.asarray(rho0, rdt)
+    else:
+        v0, lam0, rho_init = (jnp.asarray(a, rdt) for a in init)
+        if maxmin:  # the epigraph variable of the new linearisation
+            v0 = v0.at[L].set(jnp.min(e + g @ z_of(proj(v0))) / sP)
+        v0 = proj(v0)
     v, lam, rho, step = jax.lax.fori_loop(
-        0, outer, outer_body, (v0, lam0, jnp.asarray(rho0, rdt), jnp.asarray(1.0 / rho0, rdt))
+        0, outer, outer_body, (v0, lam0, rho_init, 1.0 / rho_init)
     )
     z = z_of(v)
     model_obj = jnp.where(maxmin, jnp.min(e + g @ z), jnp.mean(e + g @ z))
+    if return_state:
+        return z, (model_obj, jnp.max(cons(v))), (v, lam, rho)
     return z, (model_obj, jnp.max(cons(v)))
 
 

@@ -39,12 +39,14 @@ def coefficients(problem: DMAProblem, y, B):
     return {**lin, **data}
 
 
-def analog_step(problem: DMAProblem, y, B, kappa, config: P4MMConfig = P4MMConfig(), *, phase1=False, p_cap=None):
+def analog_step(problem: DMAProblem, y, B, kappa, config: P4MMConfig = P4MMConfig(), *, phase1=False, p_cap=None,
+                init=None, return_state=False):
     """Solve P4-MM at ``(y, B)`` with the trust box ``|z_l| <= kappa / ||Yhat||_2``.
 
     Returns ``(z, info)``: ``z`` (L,) the susceptance step, ``info`` = (model objective, max scaled
     constraint violation of P4-MM at z). ``phase1``: minimise the power model instead (Phase I),
-    with the power row relaxed to ``p_cap``.
+    with the power row relaxed to ``p_cap``. ``init`` / ``return_state``: warm start of the augmented
+    Lagrangian from a previous solve's state ``(v, lam, rho)`` (see :func:`jaxisac.kernels.dma.p4mm_solve`).
     """
     c = coefficients(problem, y, B)
     radius = kappa / c["ynorm"]
@@ -52,5 +54,5 @@ def analog_step(problem: DMAProblem, y, B, kappa, config: P4MMConfig = P4MMConfi
         c, problem.gamma, problem.p_max, problem.beta_lo, problem.beta_hi, radius,
         maxmin=problem.objective == "maxmin", has_upper=problem.has_upper, has_lower=problem.has_lower,
         outer=config.outer, inner=config.inner, rho0=config.rho0, rho_growth=config.rho_growth,
-        phase1=phase1, p_cap=p_cap,
+        phase1=phase1, p_cap=p_cap, init=init, return_state=return_state,
     )

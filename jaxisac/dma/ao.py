@@ -38,7 +38,7 @@ from ..core.sdp import ADMMSDP
 from ..core.solution import Solution, Status
 from ..core.solve import AbstractSolver, tree_where
 from .analog import P4MMConfig, analog_step
-from .digital import default_sdp_solver, digital_step, evaluate, scale_to_min_power
+from .digital import default_sdp_solver, digital_step, evaluate, scale_to_max_power, scale_to_min_power
 from .problem import DMAProblem
 
 __all__ = ["DMAAO", "AOState"]
@@ -58,6 +58,13 @@ class AOState(eqx.Module):
     p1_steps: jax.Array
     attempts: jax.Array
     rejected: jax.Array
+    p4: Any  # warm start (v, lam, rho) of the P4-MM augmented Lagrangian
+    sdp_iters: jax.Array  # ADMM iterations spent (profile)
+    sdp_unconverged: jax.Array  # attempts whose SDP hit its budget
+    pend: jax.Array  # the last attempt's SDP hit its budget: the next step resumes it at y_pend
+    y_pend: jax.Array
+    sdp_pend: Any
+    resumes: jax.Array
 
 
 class DMAAO(AbstractSolver):
@@ -87,17 +94,47 @@ class DMAAO(AbstractSolver):
     max_steps: int = 300
     safeguard: bool = eqx.field(static=True, default=True)
     phase_one: bool = eqx.field(static=True, default=True)
-    p4mm: P4MMConfig = P4MMConfig()
+    p4mm: P4MMConfig = P4MMConfig(outer=8, inner=15)
     sdp: ADMMSDP | None = None
     feas_tol: float | None = None
+    accept_rtol: float | None = None
+    sdp_steps: int = 10
+    sdp_resumes: int = 4
+    init_sdp_steps: int = 100
+    warm_p4: bool = eqx.field(static=True, default=True)
+    repair: bool = eqx.field(static=True, default=True)
 
     def _sdp(self, problem):
         if self.sdp is not None:
             return self.sdp
-        # a shorter ADMM cap than the stand-alone digital step: an unconverged SDP is simply a
-        # rejected attempt (kappa halves), and under vmap the slowest member sets the pace
+        # inexact AO: a fixed ADMM budget per attempt, warm-started from the last accepted SDP
+        # iterate (so the SDP keeps converging along the AO path); the exact acceptance test, not
+        # the SDP status, decides. Under vmap a fixed budget also removes the stragglers.
         s = default_sdp_solver(problem.p_max.dtype)
-        return eqx.tree_at(lambda c: c.max_steps, s, 150)
+        return eqx.tree_at(lambda c: c.max_steps, s, self.sdp_steps)
+
+    def _sdp_init(self, problem):
+        if self.sdp is not None:
+            return self.sdp
+        s = default_sdp_solver(problem.p_max.dtype)
+        return eqx.tree_at(lambda c: c.max_steps, s, self.init_sdp_steps)
+
+    def _artol(self, problem):
+        if self.accept_rtol is not None:
+            return self.accept_rtol
+        return 1e-9 if problem.p_max.dtype == jnp.float64 else 1e-5
+
+    def _p4_init(self, problem):
+        rdt = problem.p_max.dtype
+        D, M, L = problem.D, problem.model.M, problem.model.L
+        nc = D * (int(problem.has_lower) + int(problem.objective == "maxmin") + int(problem.has_upper)) + M + 1
+        return (jnp.zeros((L + 1,), rdt), jnp.zeros((nc,), rdt), jnp.asarray(self.p4mm.rho0, rdt))
+
+    def _repair(self, problem, y, B):
+        if not self.repair:
+            return B
+        Br, ok = scale_to_max_power(problem, y, B)
+        return jnp.where(ok, Br, B)
 
     def _ftol(self, problem):
         if self.feas_tol is not None:
@@ -122,10 +159,11 @@ class DMAAO(AbstractSolver):
     def init(self, problem: DMAProblem, init: Any | None) -> AOState:
         rdt = problem.p_max.dtype
         y = problem.y0 if init is None else jnp.asarray(init["y"], rdt)
-        sdp = default_sdp_solver(rdt) if self.sdp is None else self.sdp  # the start needs a converged P2
+        sdp = self._sdp_init(problem)
         B, ok, sol = digital_step(problem, y, solver=sdp)
+        B = self._repair(problem, y, B)
         ev = evaluate(problem, y, B)
-        feas = ok & self._feasible(problem, ev, 0)
+        feas = self._feasible(problem, ev, 0)
         if init is not None and "B" in init:
             Bi = jnp.asarray(init["B"], B.dtype)
             evi = evaluate(problem, y, Bi)
@@ -135,8 +173,7 @@ class DMAAO(AbstractSolver):
         phase = jnp.zeros((), jnp.int32)
         if self.phase_one:
             Bp, okp, solp = digital_step(problem, y, solver=sdp, phase1=True)
-            Bp, oks = scale_to_min_power(problem, y, Bp)
-            okp = okp & oks
+            Bp, okp = scale_to_min_power(problem, y, Bp)  # the exact test decides, not the SDP status
             evp = evaluate(problem, y, Bp)
             start_p1 = ~feas & okp & self._feasible(problem, evp, 1)
             B = jnp.where(start_p1, Bp, B)
@@ -150,14 +187,28 @@ class DMAAO(AbstractSolver):
         return AOState(
             y=y, B=B, value=value, kappa=jnp.asarray(self.kappa0, rdt), iters=zero, stall=zero, phase=phase,
             feasible=feas, sdp=sol.value, trace=trace, p1_steps=zero, attempts=zero, rejected=zero,
+            p4=self._p4_init(problem), sdp_iters=jnp.asarray(sol.stats["iterations"], jnp.int32), sdp_unconverged=zero,
+            pend=jnp.zeros((), bool), y_pend=y, sdp_pend=sol.value, resumes=zero,
         )
 
     def step(self, problem: DMAProblem, state: AOState) -> AOState:
         p1 = state.phase == 1
         cap = 10.0 * problem.p_max
-        z, _ = analog_step(problem, state.y, state.B, state.kappa, self.p4mm, phase1=p1, p_cap=cap)
-        y1 = state.y + z
-        B1, ok1, sol1 = digital_step(problem, y1, solver=self._sdp(problem), init=state.sdp)
+        z, _, p4s = analog_step(
+            problem, state.y, state.B, state.kappa, self.p4mm, phase1=p1, p_cap=cap,
+            init=state.p4 if self.warm_p4 else None, return_state=True,
+        )
+        # an attempt whose SDP ran out of its ADMM budget without an acceptable point is resumed
+        # (same loads, the SDP continued from its iterate) instead of being rejected: the budget
+        # per step is small, so that under vmap one slow SDP does not hold up the whole batch
+        resume = state.pend & ~p1
+        y1 = jnp.where(resume, state.y_pend, state.y + z)
+        B1, ok1, sol1 = digital_step(
+            problem, y1, solver=self._sdp(problem), init=tree_where(resume, state.sdp_pend, state.sdp)
+        )
+        B1 = self._repair(problem, y1, B1)
+        if self.safeguard:
+            ok1 = jnp.ones_like(ok1)  # the exact test below decides (inexact SDP)
         if self.phase_one:  # Phase I keeps B and rescales it to the least power meeting the SINRs
             Bs, oks = scale_to_min_power(problem, y1, state.B)
             B1 = jnp.where(p1, Bs, B1)
@@ -165,11 +216,22 @@ class DMAAO(AbstractSolver):
         ev = evaluate(problem, y1, B1)
         feas = ok1 & self._feasible(problem, ev, state.phase)
         v1 = self._value(problem, ev, state.phase)
-        accept = (feas & (v1 >= state.value)) if self.safeguard else ok1
+        # a relative margin: steps whose gain is at round-off level are rejected consistently
+        # (batched vs sequential linear algebra must not flip the decision; spec T17)
+        margin = self._artol(problem) * jnp.abs(state.value)
+        accept = (feas & (v1 >= state.value + margin)) if self.safeguard else ok1
+        if self.safeguard:
+            hold = ~accept & ~p1 & (sol1.result == int(Status.MAX_STEPS)) & (state.resumes < self.sdp_resumes)
+        else:
+            hold = jnp.zeros((), bool)
+        reject = ~accept & ~hold
         rel = (v1 - state.value) / jnp.maximum(jnp.abs(state.value), jnp.finfo(v1.dtype).tiny)
         stall = jnp.where(accept, jnp.where(rel < self.rtol, state.stall + 1, 0), state.stall)
         if self.safeguard:
-            kappa = jnp.where(accept, jnp.minimum(state.kappa * self.kappa_grow, self.kappa0), state.kappa * 0.5)
+            kappa = jnp.where(
+                accept, jnp.minimum(state.kappa * self.kappa_grow, self.kappa0),
+                jnp.where(hold, state.kappa, state.kappa * 0.5),
+            )
         else:
             kappa = state.kappa
         y = jnp.where(accept, y1, state.y)
@@ -192,12 +254,21 @@ class DMAAO(AbstractSolver):
             feasible = state.feasible & ~failed
         else:
             feasible = state.feasible
+        # warm start: the point and the multipliers; the penalty restarts at rho0 (it grows
+        # geometrically within a solve, and compounding it over attempts stalls the inner steps)
+        p4_next = (p4s[0], p4s[1], state.p4[2]) if self.warm_p4 else state.p4
+        p4_next = tree_where(resume, state.p4, p4_next)
+        if self.phase_one:
+            p4_next = tree_where(switch, self._p4_init(problem), p4_next)
         idx = jnp.arange(self.max_iters + 1)
         trace = jnp.where((idx >= iters) & (phase == 0), value, state.trace)
         return AOState(
             y=y, B=B, value=value, kappa=kappa, iters=iters, stall=stall, phase=phase, feasible=feasible,
             sdp=sdp_val, trace=trace, p1_steps=state.p1_steps + p1.astype(jnp.int32),
-            attempts=state.attempts + 1, rejected=state.rejected + (~accept).astype(jnp.int32),
+            attempts=state.attempts + 1, rejected=state.rejected + reject.astype(jnp.int32),
+            p4=p4_next, sdp_iters=state.sdp_iters + jnp.asarray(sol1.stats["iterations"], jnp.int32),
+            sdp_unconverged=state.sdp_unconverged + (sol1.result != int(Status.SUCCESS)).astype(jnp.int32),
+            pend=hold, y_pend=y1, sdp_pend=sol1.value, resumes=jnp.where(hold, state.resumes + 1, 0),
         )
 
     def terminate(self, problem: DMAProblem, state: AOState):
@@ -214,6 +285,7 @@ class DMAAO(AbstractSolver):
         stats.update(
             iters=state.iters, trace=state.trace, feasible=state.feasible, phase_one_steps=state.p1_steps,
             rejected=state.rejected, kappa=state.kappa, P=ev["P"], sinr=ev["sinr"], pt=ev["pt"],
-            violation=ev["violation"],
+            violation=ev["violation"], attempts=state.attempts, sdp_iters=state.sdp_iters,
+            sdp_unconverged=state.sdp_unconverged,
         )
         return Solution(value={"y": state.y, "B": state.B}, objective=ev["value"], result=result, stats=stats)

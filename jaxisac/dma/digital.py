@@ -28,7 +28,9 @@ from ..core.solution import Status
 from ..kernels import dma as _k
 from .problem import DMAProblem
 
-__all__ = ["p2_sdp", "digital_step", "evaluate", "default_sdp_solver", "scale_to_min_power", "p2_value"]
+__all__ = [
+    "p2_sdp", "digital_step", "evaluate", "default_sdp_solver", "scale_to_min_power", "scale_to_max_power", "p2_value",
+]
 
 
 def default_sdp_solver(dtype) -> ADMMSDP:
@@ -160,6 +162,34 @@ def scale_to_min_power(problem: DMAProblem, y, B, margin=1e-6):
         P = jnp.sum(jnp.abs(f[:D]) ** 2, axis=-1)
         c2 = jnp.maximum(c2, jnp.max(problem.beta_lo / jnp.maximum(P, jnp.finfo(P.dtype).tiny)))
     c = jnp.sqrt(c2 * (1 + margin))
+    return (c * B).astype(B.dtype), ok
+
+
+def scale_to_max_power(problem: DMAProblem, y, B, margin=1e-9):
+    """Largest feasible scaling ``c B`` (exact repair of an inexact digital step).
+
+    Every beampattern value and the transmit power scale with ``c^2``, so both objectives grow with
+    ``c``: take ``c^2 = P_max (1 - margin) / P_t`` (and at most ``beta_hi (1 - margin) / max_d P_d``
+    with an upper bound). ``ok`` is whether this ``c`` also meets every SINR
+    (``c^2 (S_m - Gamma_m I_m) >= Gamma_m (1 + margin)``) and lower beampattern bound; the exact
+    test of the AO decides in the end. Returns ``(c B, ok)``."""
+    model = problem.model
+    U = jnp.linalg.solve(model.loads(y), model.Y_st @ B)
+    f = problem.observers @ U
+    D, M = problem.D, model.M
+    tiny = jnp.finfo(problem.p_max.dtype).tiny
+    P = jnp.sum(jnp.abs(f[:D]) ** 2, axis=-1)
+    pt = 0.5 * jnp.real(jnp.sum(jnp.conj(U) * (model.W.astype(U.dtype) @ U)))
+    c2 = problem.p_max * (1 - margin) / jnp.maximum(pt, tiny)
+    if problem.has_upper:
+        c2 = jnp.minimum(c2, problem.beta_hi * (1 - margin) / jnp.maximum(jnp.max(P), tiny))
+    g = jnp.abs(f[D:]) ** 2
+    sig = jnp.diagonal(g[:, :M])
+    ok = jnp.all(c2 * (sig - problem.gamma * (jnp.sum(g, axis=1) - sig)) >= problem.gamma * (1 + margin))
+    if problem.has_lower:
+        ok = ok & jnp.all(c2 * P >= problem.beta_lo * (1 + margin))
+    ok = ok & jnp.isfinite(c2) & (pt > 0)
+    c = jnp.sqrt(jnp.where(ok, c2, 1.0))
     return (c * B).astype(B.dtype), ok
 
 

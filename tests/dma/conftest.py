@@ -27,7 +27,7 @@ def small_problem(**kw):
     return dma.make_problem(small_model(), **kw)
 
 
-AO_TEST = DMAAO(max_iters=15, max_steps=80)
+AO_TEST = DMAAO(max_iters=15, max_steps=150)
 
 
 @functools.lru_cache(maxsize=None)

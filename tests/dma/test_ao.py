@@ -63,12 +63,11 @@ def test_T17_vmap_equals_loop(ao_batch_results):
     for i, pb in enumerate(probs):
         one = f(pb)
         assert int(one.result) == int(sol.result[i])
-        # identical iterates until round-off differences of the batched linear algebra flip a
-        # marginal decision inside the (non-unique) P4-MM optimum; the first iterations agree to
-        # round-off, the final values to about 1 % (the AO is a non-convex local method)
+        # the acceptance test has a relative margin (round-off-level gains are rejected in both),
+        # so batched and sequential runs take the same decisions: spec T17, rel. 1e-3
         t1, tb = np.asarray(one.stats["trace"]), np.asarray(sol.stats["trace"][i])
         np.testing.assert_allclose(t1[:4], tb[:4], rtol=1e-6)
-        np.testing.assert_allclose(float(one.objective), float(sol.objective[i]), rtol=2e-2)
+        np.testing.assert_allclose(float(one.objective), float(sol.objective[i]), rtol=1e-3)
 
 
 def test_phase_one_recovers_infeasible_start():
@@ -89,7 +88,7 @@ def test_T17_complex64_close_to_complex128():
     s64 = ao_single()(p64)
     assert s32.value["B"].dtype == jnp.complex64
     assert int(s32.result) == int(Status.SUCCESS)
-    np.testing.assert_allclose(float(s32.objective), float(s64.objective), rtol=2e-2)
+    np.testing.assert_allclose(float(s32.objective), float(s64.objective), rtol=5e-3)
 
 
 @pytest.mark.slow
