@@ -338,6 +338,7 @@ def feasibility_fixed_point(Ht, rho, sigma2, P, rtol, max_iter: int, skip=False)
     certified feasibility; under ``vmap`` the loop then costs nothing for the batch if all skip.
     """
     Ht, rho, sigma2, P = jax.lax.stop_gradient((Ht, rho, sigma2, P))
+    skip = jnp.asarray(skip, bool)  # a Python bool would make ``~skip`` the integer -1
     Hbar = _ct(Ht) @ Ht
     k = Hbar.shape[0]
     cdt = Hbar.dtype

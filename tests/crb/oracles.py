@@ -20,14 +20,24 @@ def _data(problem):
     return H, 1 + 1 / g, float(problem.power), float(problem.noise_var)
 
 
-def _solve(prob):
+def _solve(prob, time_limit=None):
+    """Solve with Clarabel; with ``time_limit`` (seconds of Clarabel time) a run that hits it raises
+    ``TimeoutError`` after the elapsed wall time is known (``err.args[1]``)."""
     t0 = time.perf_counter()
-    prob.solve(solver=cp.CLARABEL)
+    kw = {} if time_limit is None else {"time_limit": float(time_limit)}
+    try:
+        prob.solve(solver=cp.CLARABEL, **kw)
+    except cp.error.SolverError as e:
+        if time_limit is None:
+            raise
+        raise TimeoutError(f"Clarabel stopped: {e}", time.perf_counter() - t0) from e
+    if time_limit is not None and prob.status not in ("optimal", "optimal_inaccurate"):
+        raise TimeoutError(f"Clarabel status {prob.status}", time.perf_counter() - t0)
     return time.perf_counter() - t0
 
 
-def full_sdr(problem):
-    """Returns ``(value, R (N_t, N_t), seconds)``."""
+def full_sdr(problem, time_limit=None):
+    """Returns ``(value, R (N_t, N_t), seconds)`` (``TimeoutError`` past ``time_limit`` seconds)."""
     H, rho, P, s2 = _data(problem)
     n, k = H.shape
     W = [cp.Variable((n, n), hermitian=True) for _ in range(k + 1)]
@@ -39,7 +49,7 @@ def full_sdr(problem):
         h = H[:, i]
         cons.append(rho[i] * cp.real(h.conj() @ W[i] @ h) - cp.real(h.conj() @ R @ h) >= s2)
     prob = cp.Problem(cp.Minimize(cp.real(cp.trace(M[:n, :n]))), cons)
-    t = _solve(prob)
+    t = _solve(prob, time_limit)
     return float(prob.value), np.asarray(R.value), t
 
 

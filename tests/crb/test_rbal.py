@@ -246,3 +246,14 @@ def test_full_dimensional_bal_baseline_T19(sols):
     np.testing.assert_allclose(np.asarray(sol.stats["mu"]), np.asarray(ref.stats["mu"]), rtol=1e-5)
     W, Wa = sol.value.W, sol.value.W_aux
     np.testing.assert_allclose(C.sinr(W, Wa, prob) / prob.sinr_targets, 1.0, rtol=1e-7)
+
+
+def test_full_dimensional_bal_reaches_the_rbal_optimum():
+    # the paper's BAL baseline on (2), in N_t x N_t blocks (spec §3.5), active regime
+    prob = C.make_instance(1, 10, 4, sinr_db=15.0)
+    ref = jaxisac.solve(prob, SOLVER)
+    bal = jaxisac.solve(prob, C.BAL(), throw=False)
+    assert int(bal.result) == 0
+    np.testing.assert_allclose(float(bal.objective), float(ref.objective), rtol=1e-8)
+    W, Wa = bal.value.W, bal.value.W_aux
+    assert np.all(np.asarray(C.sinr(W, Wa, prob)) >= np.asarray(prob.sinr_targets) * (1 - 1e-6))

@@ -53,10 +53,7 @@ def test_optimal_solution_implicit():
     check_gradients("crb.optimal_solution [implicit]", f, X0, X1, rtol=1e-5, rel_step=1e-5)
 
 
-@pytest.mark.parametrize("cls", [C.RBAL, pytest.param(C.BAL, marks=pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "BAL cannot run at all since d4e8c62: BAL.init calls kernels.crb.feasibility_fixed_point without "
-    "skip=, whose default skip=False makes the while-loop condition (~skip) & ... an int64 "
-    "('cond_fun must return a boolean scalar'); fix: skip=jnp.asarray(False) or jnp.asarray(skip) in the kernel")))])
+@pytest.mark.parametrize("cls", [C.RBAL, C.BAL])
 def test_unrolled_data_and_step_size(cls):
     base = cls(polish=False) if cls is C.RBAL else cls()
 
