@@ -5,7 +5,11 @@ In ONE run on the same machine:
 * jaxisac: one compiled program over a batch of channel draws, ``jit(vmap(solve))`` and
   ``jit(lax.map(solve))`` (compile time reported apart). On CPU ``lax.map`` wins: under ``vmap``
   every lane of a ``while_loop`` runs until the slowest lane is done (outer iterations and
-  line-search evaluations alike); ``vmap`` is the GPU strategy;
+  line-search evaluations alike); ``vmap`` is the GPU strategy. Two solver configurations: the
+  paper's geodesic CG (eigh exponential, doubling/halving Armijo; the library default) and a cheaper
+  one (Cayley retraction through an unrolled LAPACK-free elimination for blocks <= 8, backtracking
+  line search). Every timing is the best of ``--repeats`` interleaved runs (the machine is shared);
+  pymanopt and the NumPy loop get the same best-of;
 * pymanopt 2.2.1: its ``ConjugateGradient`` on ``UnitaryGroup(L, k=G)`` with the same objective and
   Euclidean gradient (26), one instance at a time. Stock pymanopt 2.2.1 projects complex gradients
   with the transpose-skew part (``multiskew``) instead of the skew-Hermitian part and uses a complex
@@ -32,6 +36,7 @@ import sys
 import time
 import warnings
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -126,7 +131,7 @@ def numpy_rcg(HD, HB, HF, L, atol, max_steps):
 
 
 # ----------------------------------------------------------------------------- pymanopt
-def pymanopt_runs(chans, idx, L, atol, max_steps):
+def pymanopt_runs(chans, idx, L, atol, max_steps, repeats=1):
     import pymanopt
     from pymanopt.manifolds import UnitaryGroup
     from pymanopt.optimizers import ConjugateGradient
@@ -171,11 +176,13 @@ def pymanopt_runs(chans, idx, L, atol, max_steps):
             prob = pymanopt.Problem(man, cost, euclidean_gradient=egrad)
             opt = ConjugateGradient(verbosity=0, min_gradient_norm=atol, max_iterations=max_steps, log_verbosity=0)
             X0 = np.broadcast_to(np.eye(L, dtype=complex), (G, L, L)).copy()
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = opt.run(prob, initial_point=X0)
-            dt = time.perf_counter() - t0
+            dt = float("inf")
+            for _ in range(repeats if variant == "fixed" else 1):  # best of (shared machine), as for jaxisac
+                t0 = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    res = opt.run(prob, initial_point=X0)
+                dt = min(dt, time.perf_counter() - t0)
             out[variant].append(
                 dict(index=int(i), time=dt, objective=-float(res.cost), iterations=int(res.iterations),
                      grad_norm=float(res.gradient_norm), stop=str(res.stopping_criterion))
@@ -191,50 +198,69 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--pymanopt", type=int, default=16, help="instances run through pymanopt")
     ap.add_argument("--numpy", type=int, default=8, help="instances run through the NumPy loop")
+    ap.add_argument("--repeats", type=int, default=3, help="timed repeats (best of, interleaved)")
     ap.add_argument("--out", default="results/bdris")
     args = ap.parse_args(argv)
     if args.quick:
         args.batch, args.pymanopt, args.numpy = min(args.batch, 32), min(args.pymanopt, 3), min(args.numpy, 2)
+        args.repeats = 1
     atol, max_steps = 1e-6, 3000
     out_dir = pathlib.Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
 
     chans = make_batch(jax.random.key(2025), args.batch, args.ns)
-    solver = bdris.RiemannianCG(gtol=0.0, atol=atol, max_steps=max_steps)
-
-    def one(c):
-        return jaxisac.solve(bdris.shaping_problem(c, group_size=args.group, objective="nuclear"), solver, throw=False)
-
-    strategies = {
-        # vmap: one SIMD program; every lane runs until the slowest finishes (line searches included)
-        "vmap": jax.jit(lambda ch: jax.vmap(one)(ch)),
-        # lax.map: one compiled loop over the instances, no lane divergence (the better choice on CPU)
-        "lax.map": jax.jit(lambda ch: jax.lax.map(one, ch)),
+    # two solver configurations: the paper's geodesic CG (eigh exponential, Abrudan's doubling/halving
+    # Armijo search; the library default) and a cheaper one (Cayley retraction through an unrolled
+    # LAPACK-free 4x4 elimination, backtracking line search). Same stopping rule, same true-slope test.
+    configs = {
+        "exp/double-halve": ("exp", bdris.RiemannianCG(gtol=0.0, atol=atol, max_steps=max_steps)),
+        "cayley/backtrack": ("cayley", bdris.RiemannianCG(gtol=0.0, atol=atol, max_steps=max_steps, line_search="backtrack")),
     }
+
+    def make_one(retraction, solver):
+        def one(c):
+            prob = bdris.shaping_problem(c, group_size=args.group, objective="nuclear", retraction=retraction)
+            return jaxisac.solve(prob, solver, throw=False)
+
+        return one
+
+    strategies = {}
+    for cname, (retr, solver) in configs.items():
+        one = make_one(retr, solver)
+        # lax.map: one compiled loop over the instances, no lane divergence (the better choice on CPU)
+        strategies[f"lax.map {cname}"] = jax.jit(lambda ch, one=one: jax.lax.map(one, ch))
+    # vmap: one SIMD program; every lane runs until the slowest finishes (line searches included)
+    strategies["vmap exp/double-halve"] = jax.jit(jax.vmap(make_one(*configs["exp/double-halve"])))
     timings = {}
     for name, fn in strategies.items():
         t0 = time.perf_counter()
         compiled = fn.lower(chans).compile()
         t_compile = time.perf_counter() - t0
-        jax.block_until_ready(compiled(chans))  # warm-up run (not timed)
-        t0 = time.perf_counter()
-        sol = jax.block_until_ready(compiled(chans))
-        timings[name] = dict(compile_s=t_compile, batch_s=time.perf_counter() - t0, sol=sol)
+        sol = jax.block_until_ready(compiled(chans))  # warm-up run (not timed)
+        timings[name] = dict(compile_s=t_compile, batch_s=float("inf"), sol=sol, fn=compiled)
+    for _ in range(args.repeats):  # interleaved repeats, best of: the machine is shared
+        for name, t in timings.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(t["fn"](chans))
+            t["batch_s"] = min(t["batch_s"], time.perf_counter() - t0)
     best = min(timings, key=lambda k: timings[k]["batch_s"])
     sol, t_jax, t_compile = timings[best]["sol"], timings[best]["batch_s"], timings[best]["compile_s"]
     jx_obj = np.asarray(sol.objective)
-    np.testing.assert_allclose(np.asarray(timings["vmap"]["sol"].objective), np.asarray(timings["lax.map"]["sol"].objective), rtol=1e-8)  # same path up to round-off
-
+    np.testing.assert_allclose(np.asarray(timings["vmap exp/double-halve"]["sol"].objective),
+                               np.asarray(timings["lax.map exp/double-halve"]["sol"].objective), rtol=1e-8)  # same path up to round-off
     idx = list(range(args.pymanopt))
-    pm = pymanopt_runs(chans, idx, args.group, atol, max_steps)
+    pm = pymanopt_runs(chans, idx, args.group, atol, max_steps, args.repeats)
     pm_fixed = pm["fixed"]
     np_runs = []
     for i in range(args.numpy):
         HD, HB, HF = (np.asarray(a[i]) for a in (chans.H_direct, chans.H_backward, chans.H_forward))
-        t0 = time.perf_counter()
-        val, iters = numpy_rcg(HD, HB, HF, args.group, atol, max_steps)
-        np_runs.append(dict(index=i, time=time.perf_counter() - t0, objective=float(val), iterations=int(iters)))
+        dt = float("inf")
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            val, iters = numpy_rcg(HD, HB, HF, args.group, atol, max_steps)
+            dt = min(dt, time.perf_counter() - t0)
+        np_runs.append(dict(index=i, time=dt, objective=float(val), iterations=int(iters)))
 
     per_jax = t_jax / args.batch
     per_pm = float(np.mean([r["time"] for r in pm_fixed]))
@@ -250,6 +276,9 @@ def main(argv=None):
                      per_instance_ms_by_strategy={k: 1e3 * v["batch_s"] / args.batch for k, v in timings.items()},
                      compile_s_by_strategy={k: v["compile_s"] for k, v in timings.items()},
                      mean_objective=float(jx_obj.mean()), mean_steps=float(np.mean(sol.stats["steps"])),
+                     mean_objective_by_strategy={k: float(np.mean(np.asarray(v["sol"].objective))) for k, v in timings.items()},
+                     mean_steps_by_strategy={k: float(np.mean(np.asarray(v["sol"].stats["steps"]))) for k, v in timings.items()},
+                     mean_evaluations_by_strategy={k: float(np.mean(np.asarray(v["sol"].stats["evaluations"]))) for k, v in timings.items()},
                      success=int(np.sum(np.asarray(sol.success)))),
         pymanopt_fixed=dict(per_instance_ms=1e3 * per_pm, mean_objective=float(pm_obj.mean()),
                             mean_iterations=float(np.mean([r["iterations"] for r in pm_fixed])), runs=pm_fixed),
@@ -257,7 +286,10 @@ def main(argv=None):
         numpy_loop=dict(per_instance_ms=1e3 * per_np, runs=np_runs),
         ratios=dict(pymanopt_over_jaxisac=per_pm / per_jax, numpy_over_jaxisac=per_np / per_jax),
         objectives_vs_pymanopt=dict(min_relative_difference=float(rel.min()), mean_relative_difference=float(rel.mean()),
-                                    jaxisac_not_worse=int(np.sum(rel >= -1e-9)), compared=len(idx)),
+                                    jaxisac_not_worse=int(np.sum(rel >= -1e-9)), compared=len(idx),
+                                    min_relative_difference_by_strategy={
+                                        k: float(np.min((np.asarray(v["sol"].objective)[idx] - pm_obj) / np.abs(pm_obj)))
+                                        for k, v in timings.items()}),
         numpy_vs_jaxisac_max_rel_diff=float(max(abs(r["objective"] - jx_obj[r["index"]]) / abs(jx_obj[r["index"]]) for r in np_runs)),
         paper_table1_ms=dict(value=PAPER_TABLE1_MS.get(args.ns), machine="MATLAB R2023a, AMD Ryzen 7 5800U (v5 Table I, L = 16)"),
         note="CPU timings taken on 2 cores shared with other jobs (see load averages).",
@@ -266,15 +298,20 @@ def main(argv=None):
     table1 = {}
     for ns in ([16, 64] if args.quick else [16, 64, 256]):
         ch = make_batch(jax.random.key(11), min(args.batch, 64 if ns == 256 else args.batch), ns)
-        s1 = bdris.RiemannianCG(gtol=0.0, rtol=1e-4, max_steps=max_steps)
-        f1 = jax.jit(lambda c, ns=ns, s1=s1: jax.lax.map(
-            lambda x: jaxisac.solve(bdris.shaping_problem(x, group_size=16, objective="nuclear"), s1, throw=False), c))
-        jax.block_until_ready(f1(ch))
-        t0 = time.perf_counter()
-        r1 = jax.block_until_ready(f1(ch))
-        dt = time.perf_counter() - t0
-        table1[ns] = dict(ms_per_instance=1e3 * dt / ch.H_direct.shape[0], mean_iterations=float(np.mean(r1.stats["steps"])),
-                          paper_ms=PAPER_TABLE1_MS[ns], paper_iterations={16: 6.49, 64: 9.00, 256: 12.98}[ns])
+        row = dict(paper_ms=PAPER_TABLE1_MS[ns], paper_iterations={16: 6.49, 64: 9.00, 256: 12.98}[ns])
+        for cname, (retr, base) in configs.items():
+            s1 = eqx.tree_at(lambda s: (s.atol, s.rtol), base, (0.0, 1e-4))
+            f1 = jax.jit(lambda c, s1=s1, retr=retr: jax.lax.map(
+                lambda x: jaxisac.solve(bdris.shaping_problem(x, group_size=16, objective="nuclear", retraction=retr), s1, throw=False), c))
+            r1 = jax.block_until_ready(f1(ch))
+            dt = float("inf")
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                jax.block_until_ready(f1(ch))
+                dt = min(dt, time.perf_counter() - t0)
+            row[cname] = dict(ms_per_instance=1e3 * dt / ch.H_direct.shape[0], mean_iterations=float(np.mean(r1.stats["steps"])),
+                              mean_objective=float(np.mean(r1.objective)))
+        table1[ns] = row
     result["table1_rtol_1e-4_L16"] = table1
     gpu = [d for d in jax.devices() if d.platform == "gpu"]
     if gpu:
@@ -291,7 +328,7 @@ def main(argv=None):
     (out_dir / "bench_bdris.json").write_text(json.dumps(result, indent=2))
     print(f"N_S={args.ns} L={args.group} batch={args.batch}  (load average {load_before[0]:.1f})")
     for k, v in timings.items():
-        print(f"  jaxisac ({k:7s}): compile {v['compile_s']:.1f} s, {1e3 * v['batch_s'] / args.batch:.3f} ms/instance")
+        print(f"  jaxisac ({k:24s}): compile {v['compile_s']:.1f} s, {1e3 * v['batch_s'] / args.batch:.3f} ms/instance")
     print(f"  jaxisac  : best = {best}, {1e3 * per_jax:.3f} ms/instance, mean objective {jx_obj.mean():.6f}")
     print(f"  pymanopt : {1e3 * per_pm:.2f} ms/instance (fixed U(n)), mean objective {pm_obj.mean():.6f} on {len(idx)}")
     print(f"  stock pymanopt: " + "; ".join(f"obj {r['objective']:.4f}, {r['iterations']} it, |g| {r['grad_norm']:.2g}" for r in pm["stock"]))
@@ -299,7 +336,8 @@ def main(argv=None):
     print(f"  speed-up : {per_pm / per_jax:.1f}x vs pymanopt, {per_np / per_jax:.1f}x vs numpy loop;"
           f" objectives vs pymanopt: min rel diff {rel.min():.2e}")
     for ns, t in table1.items():
-        print(f"  Table I set-up (L=16, rtol 1e-4), N_S={ns}: jaxisac {t['ms_per_instance']:.2f} ms, {t['mean_iterations']:.2f} it;"
+        ours = "; ".join(f"{c} {t[c]['ms_per_instance']:.2f} ms, {t[c]['mean_iterations']:.2f} it" for c in configs)
+        print(f"  Table I set-up (L=16, rtol 1e-4), N_S={ns}: jaxisac {ours};"
               f" paper (MATLAB, Ryzen 7 5800U) {t['paper_ms']} ms, {t['paper_iterations']} it")
     return result
 

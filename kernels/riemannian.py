@@ -32,6 +32,7 @@ def armijo_search(
     max_doublings: int = 30,
     max_halvings: int = 50,
     loop_kind: str = "lax",
+    accept_last: bool = False,
 ) -> tuple[jax.Array, jax.Array, Any, jax.Array, jax.Array]:
     """Armijo step with doubling / halving along a retraction curve.
 
@@ -46,9 +47,12 @@ def armijo_search(
         mu0: initial trial step (real scalar, > 0).
         point0: a pytree with the structure of a point (returned when nothing is accepted).
         c: Armijo constant in ``(0, 1)``.
-        max_doublings, max_halvings: caps on the two phases.
+        max_doublings, max_halvings: caps on the two phases (``max_doublings=0``: plain backtracking,
+            an acceptable first trial is taken at once).
         loop_kind: ``"lax"`` (fast; not reverse-differentiable) or ``"checkpointed"`` (equinox's
             reverse-differentiable while loop, for unrolled differentiation).
+        accept_last: when the halving phase ends without an acceptable step, return its last
+            (smallest) trial anyway, as the BD-RIS paper's code does (only for reproducing that rule).
 
     Returns:
         ``(mu, f, point, ok, evaluations)``: the accepted step, its objective and point, whether a
@@ -73,7 +77,7 @@ def armijo_search(
         have=ok1,
         grow=ok1,
         k=jnp.zeros((), jnp.int32),
-        done=slope <= 0,
+        done=(slope <= 0) | (ok1 & (max_doublings == 0)),  # no doubling phase: take the first success
         evals=jnp.ones((), jnp.int32),
     )
 
@@ -99,10 +103,26 @@ def armijo_search(
         new["evals"] = s["evals"] + 1
         return new
 
-    if loop_kind == "lax":
-        out = jax.lax.while_loop(cond, body, carry0)
+    if accept_last:
+        carry0["last"] = (mu0, f1, p1)
+
+        def step_fn(s):
+            ft, pt = phi(s["mu_try"])  # re-evaluated (cheap next to the loop; keeps body() unchanged)
+            new = body(s)
+            new["last"] = (s["mu_try"], ft, pt)
+            return new
+
     else:
-        out = eqxi.while_loop(cond, body, carry0, max_steps=max_doublings + max_halvings + 1, kind=loop_kind)
+        step_fn = body
+    if loop_kind == "lax":
+        out = jax.lax.while_loop(cond, step_fn, carry0)
+    else:
+        out = eqxi.while_loop(cond, step_fn, carry0, max_steps=max_doublings + max_halvings + 1, kind=loop_kind)
+    if accept_last:  # nothing acceptable: take the last (smallest) trial, as the paper's code does
+        use = ~out["have"] & (slope > 0)
+        mu_l, f_l, p_l = out["last"]
+        return (jnp.where(use, mu_l, out["mu"]), jnp.where(use, f_l, out["f"]), _where(use, p_l, out["point"]),
+                out["have"] | use, out["evals"])
     return out["mu"], out["f"], out["point"], out["have"], out["evals"]
 
 

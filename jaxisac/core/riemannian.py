@@ -27,7 +27,8 @@ direction (:func:`jaxisac.kernels.riemannian.armijo_search`):
   BD-RIS paper's ``1/2 tr(D D^H)``, which makes the line search collapse along conjugate directions
   and stop 2.4 % short of the optimum, spec A2);
 * the first trial step keeps the length of the previous accepted move (``init_step / ||d||`` at the
-  first iteration, i.e. a move of ``init_step`` in the metric), then doubles or halves;
+  first iteration, i.e. a move of ``init_step`` in the metric), then doubles or halves
+  (``line_search="backtrack"``: twice that length, then only halves);
 * a conjugate direction that is not an ascent direction, or along which the line search fails, is
   replaced by the steepest-ascent direction (restart); a failure along steepest ascent means no
   increase is numerically possible: the solver stops (``stats["stalled"]``). Steps that do not
@@ -35,6 +36,9 @@ direction (:func:`jaxisac.kernels.riemannian.armijo_search`):
 
 Stopping (``Status.SUCCESS``): ``||grad f|| <= max(atol, gtol * ||grad f(x0)||)`` (Riemannian norm),
 or a relative objective change ``<= rtol`` (off by default), or a stalled line search.
+
+``armijo_rule="paper"`` reproduces the BD-RIS paper's rule (reference slope ``1/2 tr(D D^H)``, last
+trial accepted when halving finds nothing) to demonstrate spec A2; it is not monotone and can stop short.
 
 Batching: ``jax.vmap(lambda p: jaxisac.solve(p, solver))(problems)`` gives per-instance results
 equal to a loop. Under ``vmap`` every lane runs until the slowest lane stops (outer iterations and
@@ -72,6 +76,8 @@ __all__ = ["AbstractManifoldProblem", "RiemannianAscent", "RiemannianCG", "Riema
 
 _ADJOINTS = ("envelope", "unrolled")
 _BETAS = ("PR", "PR+", "FR")
+_ARMIJO_RULES = ("true", "paper")
+_LINE_SEARCHES = ("double-halve", "backtrack")
 
 
 def _kernels():
@@ -150,11 +156,17 @@ class _AbstractRiemannian(AbstractSolver):
     max_halvings: eqx.AbstractVar[int]
     trace: eqx.AbstractVar[bool]
     adjoint: eqx.AbstractVar[str]
+    armijo_rule: eqx.AbstractVar[str]
+    line_search: eqx.AbstractVar[str]
 
     def _conjugate(self) -> bool:
         return False
 
     def _check(self):
+        if self.line_search not in _LINE_SEARCHES:
+            raise ValueError(f"line_search: expected one of {_LINE_SEARCHES}, got {self.line_search!r}")
+        if self.armijo_rule not in _ARMIJO_RULES:
+            raise ValueError(f"armijo_rule: expected one of {_ARMIJO_RULES}, got {self.armijo_rule!r}")
         if self.adjoint not in _ADJOINTS:
             raise ValueError(f"adjoint: expected one of {_ADJOINTS}, got {self.adjoint!r}")
         if not (0.0 < float(self.armijo) < 1.0):
@@ -219,7 +231,12 @@ class _AbstractRiemannian(AbstractSolver):
             d, slope, bad = g, gg, jnp.asarray(True)
         dn = jnp.asarray(man.norm(x, d), rdt)
         tiny = jnp.finfo(rdt).tiny
-        mu0 = s.move / jnp.maximum(dn, tiny)
+        paper = self.armijo_rule == "paper"
+        # the paper's reference slope 1/2 tr(D D^H) is ||d||^2 in this scaling (= <grad, d> only for d = grad)
+        ref_slope = dn * dn if paper else slope
+        backtrack = self.line_search == "backtrack"
+        # backtracking never doubles, so its first trial is twice the last move (room to grow)
+        mu0 = (2.0 if backtrack else 1.0) * s.move / jnp.maximum(dn, tiny)
         curve = man.curve(x, d)
 
         def phi(mu):
@@ -229,15 +246,17 @@ class _AbstractRiemannian(AbstractSolver):
         mu, f_ls, x_ls, ok, evals = kr.armijo_search(
             phi,
             s.f,
-            slope,
+            ref_slope,
             mu0,
             x,
             c=float(self.armijo),
-            max_doublings=int(self.max_doublings),
+            max_doublings=0 if backtrack else int(self.max_doublings),
             max_halvings=int(self.max_halvings),
             loop_kind="lax" if self.adjoint == "envelope" else "checkpointed",
+            accept_last=paper,
         )
-        ok = ok & (f_ls > s.f)
+        if not paper:  # the paper's code accepts the last trial even when it decreases f
+            ok = ok & (f_ls > s.f)
         x1 = tree_where(ok, x_ls, x)
         f1, eg = value_and_ascent_grad(prob.objective)(x1)
         f1 = jnp.where(ok, jnp.asarray(f1, rdt), s.f)
@@ -321,6 +340,14 @@ class RiemannianAscent(_AbstractRiemannian):
         trace: record the objective after every iteration in ``stats["trace"]`` (length
             ``max_steps + 1`` of this configuration; NaN after the last step).
         adjoint: ``"envelope"`` or ``"unrolled"`` (see the module docstring).
+        armijo_rule: ``"true"`` (default: the true slope ``<grad, d>``, only increases accepted,
+            steepest-ascent fallback) or ``"paper"`` (the BD-RIS paper's Algorithm 1 as its code runs
+            it, for reproducing spec A2 only: reference slope ``||d||^2`` = the paper's
+            ``1/2 tr(D D^H)``, and when halving finds nothing the smallest trial is accepted anyway;
+            with ``rtol > 0`` such a run can stop short of a stationary point).
+        line_search: ``"double-halve"`` (default: Abrudan et al.'s doubling/halving from the last
+            move length) or ``"backtrack"`` (first trial twice the last move, halve until acceptable,
+            never double: fewer objective evaluations per iteration; see ``experiments/bench_bdris.py``).
 
     ``Solution.value`` is the final point, ``objective`` its value; ``stats`` has ``steps``,
     ``grad_norm``, ``grad_norm0``, ``stalled``, ``evaluations``, ``distance_to_manifold`` (and
@@ -337,6 +364,8 @@ class RiemannianAscent(_AbstractRiemannian):
     max_halvings: int = eqx.field(static=True, default=50)
     trace: bool = eqx.field(static=True, default=False)
     adjoint: str = eqx.field(static=True, default="envelope")
+    armijo_rule: str = eqx.field(static=True, default="true")
+    line_search: str = eqx.field(static=True, default="double-halve")
 
     def __check_init__(self):
         self._check()
@@ -366,6 +395,8 @@ class RiemannianCG(_AbstractRiemannian):
     max_halvings: int = eqx.field(static=True, default=50)
     trace: bool = eqx.field(static=True, default=False)
     adjoint: str = eqx.field(static=True, default="envelope")
+    armijo_rule: str = eqx.field(static=True, default="true")
+    line_search: str = eqx.field(static=True, default="double-halve")
 
     def __check_init__(self):
         self._check()

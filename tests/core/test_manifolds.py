@@ -165,3 +165,20 @@ def test_bad_arguments():
         ComplexCircle(0)
     with pytest.raises(ValueError, match="retraction"):
         ComplexCircle(2, retraction="qr")
+
+
+def test_cayley_small_block_elimination_matches_lapack_solve():
+    # the Cayley retraction of blocks <= 8 uses an unrolled elimination without pivoting (LAPACK-free);
+    # it must equal the pivoted LAPACK solve, also for long steps (large skew-Hermitian parts)
+    from jaxisac.core.manifolds.unitary import _cayley_solve
+
+    solve = jax.jit(_cayley_solve)
+    for n in (2, 4):
+        om = skew(_cn(jax.random.key(n), (5, n, n)))
+        eye = jnp.eye(n, dtype=om.dtype)
+        t = jnp.asarray([0.1, 10.0, 1e4])[:, None, None, None]  # short to very long steps at once
+        m, b = eye - 0.5 * t * om, eye + 0.5 * t * om
+        got = solve(m, b)
+        np.testing.assert_allclose(got, jnp.linalg.solve(m, b), atol=1e-11 * 1e4)
+        np.testing.assert_allclose(got[0], jnp.linalg.solve(m[0], b[0]), atol=1e-14)
+        assert float(jnp.max(jnp.abs(jnp.conj(jnp.swapaxes(got, -1, -2)) @ got - eye))) < 1e-10

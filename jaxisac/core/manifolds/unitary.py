@@ -19,7 +19,9 @@ Retractions (static choice; accuracy and cost are compared in ``experiments/003_
   orthogonal at repeated eigenvalues and the result leaves the group.) Not for reverse-mode
   differentiation through the iterations (``eigh`` derivatives are singular at repeated eigenvalues);
 * ``"expm"``: the same geodesic by Pade ``jax.scipy.linalg.expm`` (differentiable, slower);
-* ``"cayley"``: ``(I - t Omega/2)^{-1} (I + t Omega/2) X`` (second order, cheap, smooth);
+* ``"cayley"``: ``(I - t Omega/2)^{-1} (I + t Omega/2) X`` (second order, cheap, smooth); blocks of
+  size <= 8 are solved by an unrolled elimination without pivoting (elementwise ops only, no LAPACK
+  call per block; exact up to round-off because ``I - t Omega/2`` has Hermitian part ``I``);
 * ``"qr"``: Q factor of ``X + t Omega X`` with ``diag(R) > 0`` (first order);
 * ``"polar"``: unitary polar factor of ``X + t Omega X`` (second order; SVD).
 
@@ -79,6 +81,23 @@ def _qr_pos(a: jax.Array) -> jax.Array:
     return q * ph[..., None, :]
 
 
+_SMALL = 8  # blocks up to this size are solved by unrolled elimination (no LAPACK call per block)
+
+
+def _cayley_solve(m: jax.Array, b: jax.Array) -> jax.Array:
+    """``m^{-1} b`` for ``m = I - K`` with ``K`` skew-Hermitian, by Gauss-Jordan elimination WITHOUT
+    pivoting, unrolled over the (static, small) size: only elementwise ops, which XLA fuses and
+    vectorises over blocks and batch (a batched LAPACK solve makes one call per block). Safe without
+    pivoting: ``m`` has Hermitian part ``I``, so every pivot has real part >= 1.
+    """
+    n = m.shape[-1]
+    rows = [jnp.concatenate([m[..., i, :], b[..., i, :]], -1) for i in range(n)]
+    for k in range(n):
+        piv = rows[k] / rows[k][..., k : k + 1]
+        rows = [piv if i == k else rows[i] - rows[i][..., k : k + 1] * piv for i in range(n)]
+    return jnp.stack(rows, -2)[..., n:]
+
+
 class _UnitaryBase(AbstractManifold):
     """Shared implementation over arrays ``(..., n, n)``."""
 
@@ -127,15 +146,18 @@ class _UnitaryBase(AbstractManifold):
             lam, wv = jnp.linalg.eigh(1j * omega)  # j Omega is Hermitian
             wvh = ct(wv)
 
+            wvh_x = wvh @ x  # hoisted: each trial step costs one product
+
             def _exp(t):
                 ph = jnp.exp(-1j * (t * lam)).astype(x.dtype)
-                return (wv * ph[..., None, :]) @ (wvh @ x)
+                return (wv * ph[..., None, :]) @ wvh_x
 
             return _exp
         if self.retraction == "expm":
             return lambda t: jax.scipy.linalg.expm(t * omega) @ x
         if self.retraction == "cayley":
-            return lambda t: jnp.linalg.solve(eye - 0.5 * t * omega, (eye + 0.5 * t * omega) @ x)
+            solve = _cayley_solve if n <= _SMALL else jnp.linalg.solve
+            return lambda t: solve(eye - 0.5 * t * omega, (eye + 0.5 * t * omega) @ x)
         if self.retraction == "qr":
             return lambda t: _qr_pos(x + t * (omega @ x))
         return lambda t: polar_factor(x + t * (omega @ x))
