@@ -89,6 +89,8 @@ class RBAL(AbstractSolver):
             above ``decay_mu_ratio`` times the largest (the regime is then strongly active, where small
             steps are best, spec §9.4) tau <- max(tau * tau_decay, tau0_min (P_T/N_t)^3).
             ``tau_decay = 1`` keeps tau fixed. Without ``polish`` tau is always fixed.
+        newton_at_start: with ``polish`` and a warm start (``init=``), make one Newton attempt from
+            the start itself before any R-BAL iteration (a good start then costs no R-BAL iteration).
         printed_sign: use the paper's printed line 6 (Z~ = Z - tau Omega_2), which does not converge
             (spec A1; kept for the reproduction of T7 only).
         aux: compute the N_t x N_t ``W_aux`` (O(N_t^2 K) memory per instance).
@@ -114,6 +116,7 @@ class RBAL(AbstractSolver):
     tau_decay: float = 0.5
     tau0_min: float = 0.01
     decay_mu_ratio: float = 0.02
+    newton_at_start: bool = eqx.field(default=True, static=True)
     newton_tol: float | None = None
     printed_sign: bool = eqx.field(default=False, static=True)
     aux: bool = eqx.field(default=True, static=True)
@@ -153,13 +156,17 @@ class RBAL(AbstractSolver):
         Xcf = jnp.where(mode == Branch.THM4, X4, jnp.where(mode == Branch.LOWDIN, XL, jnp.zeros_like(XL)))
         it = it._replace(X=jnp.where(mode == Branch.RBAL, it.X, Xcf), mu=jnp.where(mode == Branch.RBAL, it.mu, 0))
         tau = (self.tau0 * (P / n_t) ** 3).astype(rdt)
-        zero = jnp.zeros((), rdt)
-        return _State(
+        state = _State(
             data=data, it=it, tau=tau, mode=mode, phase=jnp.zeros((), jnp.int32),
             z=jnp.zeros((k * k + 2 * k,), rdt), fnorm=jnp.asarray(jnp.finfo(rdt).max, rdt), n_newton=jnp.zeros((), jnp.int32),
             rp=jnp.asarray(jnp.finfo(rdt).max, rdt), du=jnp.asarray(jnp.finfo(rdt).max, rdt), converged=jnp.asarray(False), p_low=p_low,
             t=jnp.zeros((), jnp.int32),
         )
+        if self.polish and init is not None and self.newton_at_start:
+            # a warm start may already lie in Newton's basin: try before any R-BAL iteration
+            state = self._newton(problem, state, decay=False)
+            state = state._replace(converged=state.converged & (mode == Branch.RBAL))
+        return state
 
     def _bal(self, problem, s: _State) -> _State:
         """One R-BAL iteration with its residuals and stopping test."""
@@ -180,7 +187,7 @@ class RBAL(AbstractSolver):
         conv = (rp <= tol * sp + floor) & (du <= tol * sd + floor)
         return s._replace(it=new, rp=rp, du=du, converged=conv, t=s.t + 1)
 
-    def _newton(self, problem, s: _State) -> _State:
+    def _newton(self, problem, s: _State, decay: bool = True) -> _State:
         """One Newton attempt from the current R-BAL iterate (``newton_steps`` damped steps)."""
         d = s.data
         _, ntol = self._tols(s.tau.dtype)
@@ -202,7 +209,7 @@ class RBAL(AbstractSolver):
         # a failed attempt with every user clearly active means a strongly active regime, where small
         # steps are best (spec §9.4); with a (nearly) inactive user the KKT system is singular and
         # Newton fails for that reason alone: there smaller steps only slow R-BAL down (5.7x measured)
-        fail = active & ~s.converged & ~done & (jnp.min(mu) > self.decay_mu_ratio * jnp.max(mu))
+        fail = active & ~s.converged & ~done & (jnp.min(mu) > self.decay_mu_ratio * jnp.max(mu)) & decay
         tau_min = (self.tau0_min * (d.P / problem.n_t) ** 3).astype(s.tau.dtype)
         tau = jnp.where(fail, jnp.maximum(s.tau * self.tau_decay, tau_min), s.tau)
         return s._replace(

@@ -189,6 +189,8 @@ def test_warm_start_from_a_neighbouring_gamma():
     warm = jaxisac.solve(near, SOLVER, init=sol.value)
     assert float(warm.objective) == pytest.approx(float(cold.objective), rel=1e-9)
     assert int(warm.stats["iterations"]) <= int(cold.stats["iterations"])
+    # the warm start lies in Newton's basin: certified before any R-BAL iteration (cold: one block)
+    assert int(warm.stats["iterations"]) == 0 and int(warm.stats["branch"]) == C.Branch.NEWTON
 
 
 def test_vmap_equals_loop_and_grid_over_gamma_and_power():
