@@ -197,7 +197,9 @@ def bench_gpu(rows, n_drops=1024):
         return
     keys = jax.random.split(jax.random.key(0), n_drops)
     drops = jax.jit(jax.vmap(lambda k: ac.make_drop(k, 260, 2)))(keys)
-    for dtype, solver in (("complex128", ac.ALRA()), ("complex64", ac.ALRA())):
+    for dtype, solver, tag in (("complex128", ac.ALRA(), ""), ("complex64", ac.ALRA(), ""),
+                               ("complex128", ac.ALRA(accelerate=True), " + Nesterov"),
+                               ("complex64", ac.ALRA(accelerate=True), " + Nesterov")):
         V = drops.V.astype(dtype)
         p = drops.p.astype(jnp.float64 if dtype == "complex128" else jnp.float32)
         f = jax.jit(jax.vmap(lambda V, p: jaxisac.solve(ac.PowerMeasurements(V, p), solver, throw=False)))
@@ -205,7 +207,7 @@ def bench_gpu(rows, n_drops=1024):
         sol, t_run = _timed(f, V, p)
         Hb = ac.true_autocorrelation(drops.hbar, 2)
         nm = np.asarray(ac.nmse(sol.value.astype(jnp.complex128), Hb))
-        rows.append(dict(what=f"ALRA GPU ({dtype})", device=str(gpus[0].device_kind), N=65, T=260, b=2, batch=n_drops,
+        rows.append(dict(what=f"ALRA GPU ({dtype}{tag})", device=str(gpus[0].device_kind), N=65, T=260, b=2, batch=n_drops,
                          per_instance_s=t_run / n_drops, call_s=t_run, compile_s=t_first - t_run,
                          nmse_median=float(np.median(nm)), success=int(np.sum(nm <= 1e-6))))
 
