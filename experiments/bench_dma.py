@@ -68,7 +68,7 @@ def _np_recover(X, H, M):
     return np.concatenate([bu, V * np.sqrt(np.clip(w, 0, None))], 1)
 
 
-def cvxpy_ao(pb, max_iters, kappa0=0.5, kappa_min=1e-4, rtol=1e-4, patience=5, ftol=1e-6):
+def cvxpy_ao(pb, max_iters, kappa0=0.5, kappa_min=1e-4, rtol=1e-4, patience=5, ftol=1e-6, kappa_grow=2.0, trace=None):
     m = pb.model
     Yss, Yst, W = (np.asarray(x) for x in (m.Y_ss, m.Y_st, m.W))
     R0, Obs, gam, pmax = float(m.R0), np.asarray(pb.observers), np.asarray(pb.gamma), float(pb.p_max)
@@ -108,7 +108,9 @@ def cvxpy_ao(pb, max_iters, kappa0=0.5, kappa_min=1e-4, rtol=1e-4, patience=5, f
             if ok and F1 >= F:
                 stall = stall + 1 if (F1 - F) / abs(F) < rtol else 0
                 y, B, F, it = y + z, B1, F1, it + 1
-                kappa = min(2 * kappa, kappa0)
+                kappa = min(kappa_grow * kappa, kappa0)
+                if trace is not None:
+                    trace.append(F)
                 continue
         kappa /= 2
     return F, it, solves
@@ -146,6 +148,10 @@ def main():
     print(f"JAX  : compile {t_compile:.1f} s (once); {t_jax:.3f} s per AO run (batched over {n} drops)")
     print(f"CVXPY: {np.mean(t_ref):.3f} s per AO run ({np.mean([r[2] for r in ref]):.0f} convex solves per run)")
     print(f"ratio (CVXPY / JAX per run): {np.mean(t_ref) / t_jax:.1f}x")
+    st = sol.stats
+    print(f"JAX profile per run (mean): {np.mean(st['attempts']):.0f} AO attempts ({np.mean(st['iters']):.0f} accepted, "
+          f"{np.mean(st['rejected']):.0f} rejected, rest SDP resumes), {np.mean(st['sdp_iters']):.0f} ADMM iterations, "
+          f"P4-MM {solver.p4mm.outer}x{solver.p4mm.inner} warm-started AL iterations per attempt")
     for i in range(n):
         print(f"  drop {i}: P_tot JAX {jv[i]:.4f} ({int(sol.stats['iters'][i])} it) | CVXPY {rv[i]:.4f} "
               f"({ref[i][1]} it) | rel. diff {(jv[i] - rv[i]) / rv[i]:+.2%}")

@@ -11,6 +11,18 @@ One solver *step* is one attempt:
 So the accepted sequence is exactly feasible and its true objective (average beampattern, or
 min_d P_d for the max-min variant) is non-decreasing (spec T10/T11).
 
+Inexact AO (speed; the acceptance test stays exact): P4-MM is warm-started from the previous
+attempt's point and multipliers (``p4mm`` 8 x 15 iterations instead of 30 x 40 cold); the P2 ADMM
+gets a fixed budget of ``sdp_steps`` checks (10 iterations each) per attempt, warm-started from the
+last accepted SDP iterate; its recovered precoder is scaled to the largest feasible power
+(:func:`~jaxisac.dma.digital.scale_to_max_power`, the objective grows with the scale) and then tested
+exactly, so an unconverged SDP may still give an accepted step. An attempt whose SDP ran out of budget
+without an acceptable point is *resumed* (same loads, SDP continued) up to ``sdp_resumes`` times
+before it counts as a rejection; under vmap this keeps one slow SDP from holding up the batch. A step
+is accepted only if it gains more than ``accept_rtol`` (relative; 1e-9 in float64, 1e-5 in float32):
+gains at round-off level are rejected consistently, so batched and sequential runs (and complex64
+vs complex128) take the same decisions (spec T17).
+
 Stopping (spec §3.2): ``kappa < kappa_min`` (converged, SUCCESS), relative improvement below ``rtol``
 on ``patience`` consecutive accepted iterations (SUCCESS), ``max_iters`` accepted iterations
 (SUCCESS: the cap of the spec), ``max_steps`` attempts (MAX_STEPS). An instance whose P2 is infeasible
@@ -77,12 +89,18 @@ class DMAAO(AbstractSolver):
         max_steps: cap on attempts (accepted + rejected).
         safeguard: the acceptance test (``False``: the paper's plain AO, every step accepted, for F1).
         phase_one: Phase I for instances infeasible at ``y0``.
-        p4mm: the analog solver's iteration counts. sdp: the ADMM configuration (None: by dtype).
+        p4mm: the analog solver's iteration counts (per attempt; warm-started when ``warm_p4``).
+        sdp: the ADMM configuration (None: by dtype, with ``sdp_steps`` / ``init_sdp_steps`` as caps).
+        sdp_steps, sdp_resumes: ADMM budget per attempt (x 10 iterations) and resumes of an
+            unfinished SDP before the attempt is rejected. init_sdp_steps: the cap of the start's P2.
+        repair: scale each recovered precoder to the largest feasible power before the exact test.
+        accept_rtol: relative gain an attempt needs to be accepted (None: by dtype).
         feas_tol: relative tolerance of the exact feasibility test.
 
     Value of the :class:`Solution`: ``{"y", "B"}``; ``objective`` the true value; stats: ``iters``,
     ``trace`` (objective per accepted iteration, padded), ``feasible``, ``phase_one_steps``,
-    ``rejected``, ``kappa``.
+    ``rejected``, ``kappa``, ``attempts``, ``sdp_iters`` (ADMM iterations spent), ``sdp_unconverged``
+    (attempts whose SDP hit its budget).
     """
 
     kappa0: float = 0.5
