@@ -17,6 +17,8 @@ with a GPU the throughput at batch 10^4. ``--quick`` shrinks everything for CI.
 from __future__ import annotations
 
 import argparse
+import json
+import pathlib
 import time
 
 import jax
@@ -236,7 +238,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--out", default=str(pathlib.Path(__file__).resolve().parents[1] / "results" / "robust"))
     args = ap.parse_args()
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
     B = args.batch or (64 if args.quick else 1000)
     n_ref = 8 if args.quick else 100
     n_ref_papc = 2 if args.quick else 10
@@ -256,11 +262,24 @@ def main():
         tn = np_loop(kind, sc, Hbs, thetas, rhos, n_ref_papc if "papc" in kind else n_ref)
         per64, per32 = 1e3 * t64 / bj, 1e3 * t32 / bj
         print(f"{kind:14s} {per64:11.4f} {per32:11.4f} {c64:10.2f} {1e3 * tn:10.3f} {1e3 * tn / per64:7.1f}x "
-              f"{TABLE_IV_MS[kind]:21.2f}")
+              f"{TABLE_IV_MS[kind]:21.2f}", flush=True)
+        rows.append({"design": kind, "batch": bj, "jax_f64_ms": per64, "jax_f32_ms": per32, "compile_s": c64,
+                     "numpy_ms": 1e3 * tn, "ratio_numpy_over_jax_f64": 1e3 * tn / per64,
+                     "matlab_table_iv_ms": TABLE_IV_MS[kind]})
     n_theta, n_rho, n_mc = (10, 3, 200) if args.quick else (50, 11, 1000)
     t, first = pipeline(sc, n_theta, n_rho, n_mc)
     print(f"Fig. 7 + Fig. 9 pipeline ({n_theta} theta x (2 methods + {n_rho} rho) designs, {n_mc} draws): "
           f"{t:.2f} s (first call incl. compile {first:.2f} s)")
+    tag = "_quick" if args.quick else ""
+    with open(out / f"bench_robust{tag}.csv", "w") as fh:
+        fh.write(",".join(rows[0]) + "\n")
+        for r in rows:
+            fh.write(",".join(str(v) for v in r.values()) + "\n")
+    with open(out / f"bench_robust{tag}.json", "w") as fh:
+        json.dump({"devices": [str(d) for d in jax.devices()], "rows": rows, "pipeline_s": t,
+                   "pipeline_first_call_s": first, "pipeline_size": [n_theta, n_rho, n_mc],
+                   "numpy_loop_instances": [n_ref, n_ref_papc]}, fh, indent=1)
+    print(f"  wrote {out / f'bench_robust{tag}.csv'}")
     if any(d.platform == "gpu" for d in jax.devices()):
         Bg = 10_000
         Hg = rb.perturb_channel(jax.random.key(3), sc.H_ref, 0.05, shape=(Bg,))
