@@ -53,11 +53,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--ipm-max-nt", type=int, default=16)
+    ap.add_argument("--draws", type=int, default=None, help="R-BAL batch size per row (default 100; --quick 16)")
+    ap.add_argument("--n-ref", type=int, default=None, help="instances timed for BAL / R-IPM (default 3; --quick 1)")
     a = ap.parse_args()
     if a.quick:
         t1, t2, draws, n_ref, bal_nt = [4, 8], [16, 32], 16, 1, 32
     else:
         t1, t2, draws, n_ref, bal_nt = PAPER_TABLE_I["K"], PAPER_TABLE_II["N_t"], 100, 3, 64
+    draws = a.draws or draws
+    n_ref = a.n_ref or n_ref
     rows = [dict(table="I", **measure(64, k, draws, n_ref, a.ipm_max_nt, bal_nt)) for k in t1]
     rows += [dict(table="II", **measure(n, 8, draws, n_ref, a.ipm_max_nt, bal_nt)) for n in t2]
     for r in rows:
