@@ -3,8 +3,9 @@
 For each design (nominal / Method 1 / Method 2 sensing-centric, nominal / Method 3 TPC, nominal /
 Method 3 PAPC) it times, on this machine and in this run:
 
-* jaxisac: one jitted ``vmap`` of ``jaxisac.solve`` over B designs (different Hbar draws and theta),
-  compile time reported separately, then the best of a few timed runs (``block_until_ready``);
+* jaxisac: one jitted ``vmap`` of ``jaxisac.solve`` over B designs (different Hbar draws and theta;
+  ``lax.map`` inside the jit for the iterative PAPC designs, which avoids vmap's slowest-lane
+  divergence on CPU), compile time reported separately, then the best of a few timed runs;
 * reference: a straightforward NumPy/SciPy implementation of the same method (``numpy.linalg``
   SVD/eigh, ``scipy.optimize.brentq`` for the secular equations, the paper's RCG with Armijo for
   PAPC), looping over instances;
@@ -166,7 +167,12 @@ def jax_batch(kind, sc, Hbs, thetas, rhos, dtype):
             solver = rb.Nominal() if "nominal" in kind else rb.Method3()
         return jaxisac.solve(p, solver, throw=False).value
 
-    f = jax.jit(jax.vmap(one))
+    if "papc" in kind:
+        # iterative RCG: under vmap every lane runs to the slowest lane's iteration count; lax.map inside
+        # one jit runs each design to its own count (the CPU choice, see jaxisac.core.riemannian)
+        f = jax.jit(lambda H, t, r: jax.lax.map(lambda a: one(*a), (H, t, r)))
+    else:
+        f = jax.jit(jax.vmap(one))
     args = (cast(Hbs), jnp.asarray(thetas, jnp.finfo(dtype).dtype), jnp.asarray(rhos, jnp.finfo(dtype).dtype))
     t0 = time.perf_counter()
     jax.block_until_ready(f(*args))
