@@ -73,17 +73,16 @@ def sphere_secular(gaps: jax.Array, w: jax.Array, r: jax.Array, max_steps: int =
     # non-zero, so the solution is continuous across the threshold.
     hard = (w0 <= eps * jnp.maximum(wtot, tiny)) & (g_excl <= r**2)
 
-    def norm2(mu):
-        d = mu + gaps
+    def phi(mu, a):  # the data go in as ``args`` so the root is implicitly differentiable in them
+        g, ww, rr = a
+        d = mu + g
         d = jnp.where(d > 0, d, 1.0)
-        return jnp.sum(jnp.where(w > 0, w / d**2, 0.0))
+        n2 = jnp.sum(jnp.where(ww > 0, ww / d**2, 0.0))
+        return jax.lax.rsqrt(jnp.maximum(n2, tiny)) - 1.0 / rr
 
-    def phi(mu):
-        return jax.lax.rsqrt(jnp.maximum(norm2(mu), tiny)) - 1.0 / r
-
-    lo = jnp.sqrt(w0) / r
-    hi = jnp.sqrt(wtot) / r * (1 + 8 * eps) + tiny
-    res = bracketed_root(phi, lo, hi, rtol=4 * eps, tol=0.0, max_steps=max_steps)
+    lo = jax.lax.stop_gradient(jnp.sqrt(w0) / r)
+    hi = jax.lax.stop_gradient(jnp.sqrt(wtot) / r * (1 + 8 * eps) + tiny)
+    res = bracketed_root(phi, lo, hi, (gaps, w, r), rtol=4 * eps, tol=0.0, max_steps=max_steps)
     mu = jnp.where(hard, 0.0, res.root)
     tau2 = jnp.where(hard, jnp.maximum(r**2 - g_excl, 0.0), 0.0)
     status = jnp.where(hard, jnp.zeros_like(res.status), res.status)

@@ -35,10 +35,11 @@ contains the PAPC set: certified, looser). A large gap at large ``rho theta`` (a
 ``rho = 0.95, theta = 0.6``) is, as far as we can tell, a true min-max / max-min duality gap of the
 non-convex non-concave problem, not a solver failure: random restarts end higher.
 
-Differentiation: none through the solver (the waveform is not differentiated, ``objective`` is the
-certified value at the returned waveform). For derivatives of the robust cost with respect to the
-data use Danskin: :func:`jaxisac.robust.worst_case_value` (implicitly differentiable) at the returned
-``X``.
+Differentiation: envelope / Danskin. The waveform is not differentiated (the inner solves run with
+stop-gradient data); ``objective`` (the certified value at the returned waveform) carries the
+derivative of ``phi(X*)`` with respect to the data at fixed ``X*`` through
+:func:`jaxisac.robust.worst_case_value` (implicitly differentiable TRS worst case), forward and reverse
+mode: the derivative of the min-max value wherever ``X*`` is a smooth local minimiser.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from jaxisac.kernels import robust as _k
 
 from .methods import JointProblem, Method1, Method3, SensingCentricProblem, _ClosedForm, _combine, _solve_quadratic
 from .metrics import _mean_log2, _sinr
+from .worst_case import worst_case_value
 
 __all__ = ["MinMax"]
 
@@ -188,6 +190,10 @@ def _complete_unitary(A):
     return jnp.concatenate([A, ct(Q[:, N:])], axis=0)
 
 
+def _stop_gradient(tree):
+    return jax.tree_util.tree_map(lambda x: jax.lax.stop_gradient(x) if isinstance(x, jax.Array) else x, tree)
+
+
 def _joint_phi(p: JointProblem, X):
     """``(phi(X), H_w(X), status)``: the certified worst-case joint cost of ``X``."""
     Hw, _, st = _k.worst_case_trs(X, p.S, p.H_nominal, p.radius)
@@ -260,11 +266,25 @@ class MinMax(_ClosedForm):
             raise ValueError(f"joint_form: expected 'dual' or 'danskin', got {self.joint_form!r}")
 
     def init(self, problem, init):
+        if not isinstance(problem, (SensingCentricProblem, JointProblem)):
+            raise ValueError("problem: MinMax solves a SensingCentricProblem or a JointProblem")
+        # the inner solves are not differentiated (while loops): they run on stop-gradient data, and
+        # postprocess re-evaluates the cost with the live data (envelope / Danskin derivative)
+        frozen = _stop_gradient(problem)
+        init = None if init is None else _stop_gradient(init)
         if isinstance(problem, SensingCentricProblem):
-            return self._init_sc(problem, init)
+            return self._init_sc(frozen, init)
+        return self._init_joint(frozen, init)
+
+    def postprocess(self, problem, state, result, stats):
+        sol = super().postprocess(problem, _stop_gradient(state), result, stats)
+        X = sol.value
+        wc = worst_case_value(X, problem.S, problem.H_nominal, problem.radius)
         if isinstance(problem, JointProblem):
-            return self._init_joint(problem, init)
-        raise ValueError("problem: MinMax solves a SensingCentricProblem or a JointProblem")
+            rho = problem.rho_clipped
+            wc = rho * wc + (1 - rho) * jnp.sum(jnp.abs(X - problem.X_s) ** 2)
+        # the certified value itself; only the derivative path goes through the live data at fixed X*
+        return eqx.tree_at(lambda s_: s_.objective, sol, sol.objective + (wc - jax.lax.stop_gradient(wc)))
 
     def _init_sc(self, p, init):
         st = self.start.init(p, None)

@@ -1,6 +1,6 @@
 """Gradient matrix of the robust waveform system (seed 002): the worst-case channel (implicit, in
 X, H̄ and θ), the PAPC joint step (envelope through ``RiemannianCG``), the TPC closed form and the
-``MinMax`` value (documented modes that do not hold yet: strict xfails with the finding).
+``MinMax`` value (envelope / Danskin at the returned waveform).
 Methods 1-3 and ``Nominal`` document no differentiation of their waveforms (non-unique minimisers)."""
 
 import jax
@@ -51,10 +51,6 @@ def test_papc_waveform_envelope():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "tpc_waveform: autodiff through eigh + bracketed_root(closure) misses d lambda/d data (the root is "
-    "called without args=, so the multiplier carries no gradient): reverse mode gives -3.93 where "
-    "finite differences of re-solves give -1.37"))
 def test_tpc_waveform_autodiff():
     def f(x):
         Xt = rb.tpc_waveform(HB + x[0] * DH, S, X0, 1.0, 0.5)
@@ -68,14 +64,7 @@ def _minmax_value(x):
     return jaxisac.solve(prob, rb.MinMax(), throw=False).objective
 
 
-# (a Danskin rewiring of jaxisac/robust/minmax.py is in progress elsewhere: when it lands, this strict
-# xfail turns into XPASS and the marker is to be removed)
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=(AssertionError, ValueError), reason=(
-    "MinMax objective (documented: envelope): forward mode differentiates the Method 1 start and the "
-    "kernel worst case (kernels.robust.worst_case_trs) instead of Danskin's rule: d/dtheta = 0 "
-    "(finite differences of re-solves: 9.92), H-bar direction -8.76 (FD: -7.35); reverse mode raises "
-    "'Reverse-mode differentiation does not work for lax.while_loop'"))
 def test_minmax_envelope():
     check_gradients("robust.MinMax [envelope]", _minmax_value, [0.0, 0.2], [0.1, 0.3], rtol=1e-5, rel_step=1e-5,
                     vmap_rtol=1e-7)
