@@ -185,7 +185,14 @@ class RateAO(AbstractSolver):
 
     def postprocess(self, problem, s, result, stats):
         x, Q = jax.lax.stop_gradient(s.x), jax.lax.stop_gradient(s.Q)
-        r = _rate(problem.channel(x), Q, problem.noise)
+        H = problem.channel(x)
+        r = _rate(H, Q, problem.noise)
+        # envelope derivative: at fixed Theta the rate is maximised over Q with tr Q <= P, so
+        # d/d(data) is that of the water-filling capacity of H(Theta*) (which contains the power
+        # budget: dR/dP = the water-filling multiplier); the value stays the AO's own rate
+        g = jnp.linalg.svd(H, compute_uv=False) ** 2 / problem.noise
+        r_env = jnp.sum(jnp.log1p(kb.waterfill_levels(g, jnp.asarray(problem.power, g.dtype)) * g))
+        r = jax.lax.stop_gradient(r) + (r_env - jax.lax.stop_gradient(r_env))
         stats = dict(stats)
         stats["inner_steps"] = s.inner_steps
         stats["streams"] = jnp.sum(jnp.real(jnp.linalg.eigvalsh(Q)) > 1e-9 * problem.power)

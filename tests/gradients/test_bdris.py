@@ -1,7 +1,7 @@
 """Gradient matrix of BD-RIS channel shaping (seed 003) on a tiny instance (N_R = N_T = 2, N_S = 4,
 groups of L = 2): ``RiemannianCG`` / ``RiemannianAscent`` (envelope, the default adjoint; unrolled,
-incl. the step size ``init_step``), ``PowerGainMM`` (envelope) and ``RateAO`` (envelope; its power
-derivative is a strict xfail with the finding)."""
+incl. the step size ``init_step``), ``PowerGainMM`` (envelope) and ``RateAO`` (envelope, including
+the power budget)."""
 
 import equinox as eqx
 import jax
@@ -70,10 +70,6 @@ def test_rate_ao_envelope_channels():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "RateAO envelope w.r.t. the power budget: the objective is re-evaluated at stop_gradient(Q), and "
-    "the rate does not contain P explicitly (P enters through the constraint tr Q <= P), so dR/dP = 0; "
-    "finite differences of re-solves give 0.85 (the water-filling multiplier)"))
 def test_rate_ao_envelope_power():
     f = lambda x: _rate(jnp.stack([0.0, x[0]]))  # noqa: E731
     check_gradients("bdris.RateAO [envelope; power]", f, [2.0], [2.5], modes=("rev",), rtol=1e-4, vmap=False)
