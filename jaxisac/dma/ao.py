@@ -35,7 +35,8 @@ linearised power as objective, followed by the closed-form least-power rescaling
 decreased. Instances needing more than 10 P_max at y0, or whose Phase I stalls, are INFEASIBLE.
 
 Differentiation: not differentiated (the digital SDP runs in a ``while_loop``). Gradients of the
-optimised P_tot: see :mod:`jaxisac.dma.direct` (unrolled) and :func:`jaxisac.dma.value_gradient`.
+optimised P_tot at fixed loads: :func:`jaxisac.dma.p2_value` (envelope theorem through the P2 SDP);
+:mod:`jaxisac.dma.direct` is an experimental unrolled joint method (not smooth yet).
 """
 
 from __future__ import annotations
