@@ -16,11 +16,31 @@ Both SDPs are thin builders of :class:`jaxisac.core.sdp.SDP` instances solved by
 :class:`jaxisac.core.sdp.ADMMSDP` (no CVXPY at run time); the ADMM configuration is the ``sdp`` field.
 Powers are divided by ``mean(p)`` before the SDPs and the estimate multiplied back.
 
-Differentiation: none through the estimate (the SDP solutions are not differentiated; see
-``jaxisac.core.sdp``). Use ALRA's unrolled mode for gradients.
+Differentiation (``docs/differentiation.md``):
+
+* :class:`TM`, :class:`RobustTM`: **envelope**. The SDP runs on ``stop_gradient`` data; ``objective``
+  (the optimal value) carries the envelope-theorem derivative: the SDP's Lagrangian is re-evaluated at
+  the computed primal-dual point with the live data (:func:`lagrangian`), e.g. ``d tr H_hat / d p_t = y_t``
+  (the dual multiplier of measurement ``t``). Forward and reverse mode, ``jit``, ``vmap``; with respect
+  to every array of the measurements (``p``, ``V``, ``p0``; robust: ``lower``, ``upper``, ``sigma2``) and
+  RobustTM's ``rho``. Exact where the SDP's primal and dual optima are unique (generic) and to the ADMM
+  tolerance (``sdp.tol``). ``value`` (the estimate ``H_hat``) carries no derivative: a minimiser of an
+  SDP is in general not a smooth (or unique) function of its data.
+* :class:`LRA`: **unrolled** with ``adjoint="unrolled"``: every inner SDP (the TM start and each
+  Charnes-Cooper step) runs as a ``lax.scan`` of exactly ``sdp.max_steps`` checks
+  (``sdp.check_every`` ADMM iterations each), and ``jaxisac.solve(problem, LRA(adjoint="unrolled", ...),
+  unroll=True, max_steps=K)`` runs exactly ``K`` alternations: ``value`` (``H_hat``) and ``objective`` are
+  then differentiable maps of the measurements (forward and reverse mode) and of the ADMM penalty
+  ``sdp.rho``. Smooth only with the switches off: ``sdp.adaptive=False`` (residual balancing),
+  ``sdp.infeas_tol=0`` (certificates), ``sdp.tol`` below what the budget reaches and ``eps=1`` (the
+  ``g > eps`` rule). Default ``adjoint="none"``: while loops, no derivative.
+* :class:`RobustLRA`: none (its acceptance test and :func:`best_trace` are switches); use
+  :class:`~jaxisac.autocorrelation.RobustALRA` unrolled.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -34,7 +54,7 @@ from ..kernels import autocorrelation as _k
 from .problems import PowerMeasurements, RobustMeasurements
 
 __all__ = ["TM", "LRA", "RobustTM", "RobustLRA", "tm_sdp", "lra_sdp", "robust_tm_sdp", "robust_lra_sdp",
-           "best_trace", "slab_misfit"]
+           "best_trace", "slab_misfit", "lagrangian"]
 
 
 def _meas_blocks(V, p0):
@@ -67,6 +87,44 @@ def lra_sdp(V, p, p0, X) -> SDP:
     return SDP(C=(-P,), A=(A,), b=b, c=jnp.zeros((1,), rd), G=G)
 
 
+def _stop(tree):
+    """``stop_gradient`` on every inexact array leaf of ``tree`` (the data the SDP solves run on)."""
+    return jax.tree_util.tree_map(lambda a: jax.lax.stop_gradient(a) if eqx.is_inexact_array(a) else a, tree)
+
+
+def _re_inner(A, X):
+    """``Re <A, X> = Re tr(A^H X)`` over the trailing two axes."""
+    return jnp.sum(jnp.real(jnp.conj(A) * X), axis=(-2, -1))
+
+
+def lagrangian(sdp: SDP, value: SDPValue) -> jax.Array:
+    """Lagrangian of ``sdp`` at the primal-dual point ``value`` (real scalar)::
+
+        sum_j Re<C_j, X_j> + c^T s + sum_k q_k^T u_k - y^T (sum_j Re<A_j, X_j> + G s + sum_k Q_k u_k - b)
+
+    At a primal-dual optimum it equals the optimal value, and its derivative with respect to the
+    data of ``sdp`` at *fixed* ``value`` is the derivative of the optimal value (envelope theorem,
+    where the optima are unique). The solvers of this module use it with ``value`` held fixed
+    (``stop_gradient``) and ``sdp`` built from live data.
+    """
+    y = value.y
+    L = jnp.asarray(jnp.dot(sdp.c, value.s), sdp.real_dtype)
+    r = -sdp.b + sdp.G @ value.s
+    for C, A, X in zip(sdp.C, sdp.A, value.X):
+        L = L + _re_inner(C, X)
+        r = r + _re_inner(A, X[None])
+    for q, Q, u in zip(sdp.q, sdp.Q, value.u):
+        L = L + jnp.dot(q, u)
+        r = r + Q @ u
+    return L - jnp.dot(y, r)
+
+
+def _envelope_term(sdp: SDP, value: SDPValue) -> jax.Array:
+    """Zero-valued term whose derivative is the envelope derivative of ``sdp``'s optimal value."""
+    L = lagrangian(sdp, _stop(value))
+    return L - jax.lax.stop_gradient(L)
+
+
 def _scale(p):
     s = jnp.mean(jnp.abs(p))
     return jnp.where(s > 0, s, jnp.ones_like(s))
@@ -86,13 +144,21 @@ class _TMState(eqx.Module):
     H: jax.Array
     status: jax.Array
     iterations: jax.Array
+    y: jax.Array  # (T,) multipliers of the measurement rows (those of the unscaled SDP too)
 
 
 class TM(AbstractSolver):
     """Trace minimisation (PhaseLift) for :class:`PowerMeasurements`: ``value = H_hat`` ``(N, N)``.
 
     One SDP solve (in ``init``); ``result`` is the SDP's status; ``stats["sdp_iterations"]`` the ADMM
-    iterations. ``objective`` is ``tr H_hat``.
+    iterations, ``stats["multipliers"]`` ``(T,)`` the dual variables ``y`` of the measurement rows
+    (``d tr H_hat / d p_t``, units 1/p0). ``objective`` is ``tr H_hat`` (W / p0 units of ``p``).
+
+    Differentiation: envelope. ``objective`` carries the derivative of the optimal value ``min tr H``
+    with respect to ``p``, ``V`` and ``p0`` (forward and reverse mode, ``jit``, ``vmap``): the SDP runs on
+    ``stop_gradient`` data and its Lagrangian is re-evaluated with the live data at the computed
+    primal-dual point, so ``d objective = sum_t y_t (dp_t - d(p0 v_t^H H_hat v_t))``. Exact to the ADMM
+    tolerance where the primal and dual optima are unique. ``value`` carries no derivative.
     """
 
     sdp: ADMMSDP = eqx.field(default_factory=_default_sdp)
@@ -101,9 +167,11 @@ class TM(AbstractSolver):
     def init(self, problem, init):
         if not isinstance(problem, PowerMeasurements):
             raise ValueError(f"problem: TM expects PowerMeasurements, got {type(problem).__name__}")
-        s = _scale(problem.p)
-        sol = solve(tm_sdp(problem.V, problem.p / s, problem.p0), self.sdp, throw=False)
-        return _TMState(s * sol.value.X[0], sol.result, jnp.asarray(sol.stats["iterations"], jnp.int32))
+        pr = _stop(problem)
+        s = _scale(pr.p)
+        sol = solve(tm_sdp(pr.V, pr.p / s, pr.p0), self.sdp, throw=False)
+        # min tr H s.t. A(H) = b is homogeneous in b: the multipliers do not depend on the scale s
+        return _TMState(s * sol.value.X[0], sol.result, jnp.asarray(sol.stats["iterations"], jnp.int32), sol.value.y)
 
     def step(self, problem, state):
         return state
@@ -113,8 +181,12 @@ class TM(AbstractSolver):
 
     def postprocess(self, problem, state, result, stats):
         stats = dict(stats)
-        stats.update(sdp_iterations=state.iterations)
-        return Solution(value=state.H, objective=jnp.real(jnp.trace(state.H)), result=result, stats=stats)
+        stats.update(sdp_iterations=state.iterations, multipliers=state.y)
+        st = _stop(state)
+        rd = st.y.dtype
+        pt = SDPValue(X=(st.H,), s=jnp.zeros((0,), rd), y=st.y, Z=(jnp.zeros_like(st.H),), z=jnp.zeros((0,), rd))
+        objective = jnp.real(jnp.trace(st.H)) + _envelope_term(tm_sdp(problem.V, problem.p, problem.p0), pt)
+        return Solution(value=st.H, objective=objective, result=result, stats=stats)
 
 
 class _LRAState(eqx.Module):
@@ -327,6 +399,10 @@ class RobustTM(AbstractSolver):
     second-order-cone epigraph of the penalty on the shared solver. ``value = H_hat`` (W units),
     ``objective = p0 tr H_hat / unit + rho ||delta||^2 / unit^2``; ``stats``: ``delta`` (W),
     ``sdp_iterations``.
+
+    Differentiation: envelope, as :class:`TM`: ``objective`` (the optimal value of
+    :func:`robust_tm_sdp`) carries its derivative with respect to ``lower``, ``upper``, ``sigma2``,
+    ``V``, ``p0`` and ``rho`` (through the unit as well), forward and reverse mode; ``value`` none.
     """
 
     rho: float = eqx.field(default=10.0, converter=jnp.asarray)
@@ -340,14 +416,16 @@ class RobustTM(AbstractSolver):
     def init(self, problem, init):
         if not isinstance(problem, RobustMeasurements):
             raise ValueError(f"problem: RobustTM expects RobustMeasurements, got {type(problem).__name__}")
-        unit, lo, hi = _robust_units(problem)
+        pr = _stop(problem)
+        unit, lo, hi = _robust_units(pr)
         rd = lo.dtype
-        sol = solve(robust_tm_sdp(problem.V, lo, hi, problem.p0, jnp.asarray(self.rho, rd)), self.sdp, throw=False)
+        sol = solve(robust_tm_sdp(pr.V, lo, hi, pr.p0, jax.lax.stop_gradient(jnp.asarray(self.rho, rd))), self.sdp,
+                    throw=False)
         H = sol.value.X[0]
-        delta = slab_misfit(_k.forward(problem.V, H, problem.p0), lo, hi, 1.0)
+        delta = slab_misfit(_k.forward(pr.V, H, pr.p0), lo, hi, 1.0)
         return _RobustState(H, unit, delta, _ratio(H, problem.rank), jnp.asarray(0, jnp.int32), sol.result,
                             jnp.asarray(sol.stats["iterations"], jnp.int32), jnp.zeros((), rd), jnp.zeros((0,), rd),
-                            jnp.zeros((0,), rd), sol.objective)
+                            jnp.zeros((0,), rd), sol.objective, sol.value)
 
     def step(self, problem, state):
         return state
@@ -358,7 +436,11 @@ class RobustTM(AbstractSolver):
     def postprocess(self, problem, st, result, stats):
         stats = dict(stats)
         stats.update(sdp_iterations=st.sdp_iterations, delta=st.unit * st.delta, ratio=st.g)
-        return Solution(value=st.unit * st.H, objective=st.tm_objective, result=result, stats=stats)
+        st = _stop(st)
+        _, lo, hi = _robust_units(problem)
+        live = robust_tm_sdp(problem.V, lo, hi, problem.p0, jnp.asarray(self.rho, lo.dtype))
+        objective = st.tm_objective + _envelope_term(live, st.sdp)
+        return Solution(value=st.unit * st.H, objective=objective, result=result, stats=stats)
 
 
 class _RobustState(eqx.Module):
@@ -373,6 +455,7 @@ class _RobustState(eqx.Module):
     hist_g: jax.Array
     hist_delta: jax.Array
     tm_objective: jax.Array
+    sdp: Any = None  # robust TM's primal-dual solution (RobustTM only; envelope derivative)
 
 
 class RobustLRA(AbstractSolver):
