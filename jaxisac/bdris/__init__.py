@@ -58,7 +58,7 @@ from .objectives import (
 )
 from .problems import ChannelShaping, PowerGainMM, shaping_problem
 from .rate import capacity, rate, to_bits, waterfill, waterfilling_covariance
-from .symmetric import enforce_symmetry_paper, symmetric_polar, symmetry_error, takagi
+from .symmetric import enforce_symmetry_paper, symmetric_polar, symmetric_power_max, symmetry_error, takagi
 
 
 def decoupled_rate(H_direct, H_backward, H_forward, *, power, noise, group_size, max_steps: int = 1000):
