@@ -20,7 +20,7 @@ Differentiation (``docs/differentiation.md``):
 
 * :class:`TM`, :class:`RobustTM`: **envelope**. The SDP runs on ``stop_gradient`` data; ``objective``
   (the optimal value) carries the envelope-theorem derivative: the SDP's Lagrangian is re-evaluated at
-  the computed primal-dual point with the live data (:func:`lagrangian`), e.g. ``d tr H_hat / d p_t = y_t``
+  the computed primal-dual point with the live data (:func:`~jaxisac.core.sdp_envelope.envelope_term`), e.g. ``d tr H_hat / d p_t = y_t``
   (the dual multiplier of measurement ``t``). Forward and reverse mode, ``jit``, ``vmap``; with respect
   to every array of the measurements (``p``, ``V``, ``p0``; robust: ``lower``, ``upper``, ``sigma2``) and
   RobustTM's ``rho``. Exact where the SDP's primal and dual optima are unique (generic) and to the ADMM
@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 
 from ..core.sdp import ADMMSDP, SDP, SDPValue, soc_square_epigraph
+from ..core.sdp_envelope import envelope_term
 from ..core.solution import Solution, Status
 from ..core.solve import AbstractSolver, solve
 from ..core.validation import is_concrete
@@ -54,7 +55,7 @@ from ..kernels import autocorrelation as _k
 from .problems import PowerMeasurements, RobustMeasurements
 
 __all__ = ["TM", "LRA", "RobustTM", "RobustLRA", "tm_sdp", "lra_sdp", "robust_tm_sdp", "robust_lra_sdp",
-           "best_trace", "slab_misfit", "lagrangian"]
+           "best_trace", "slab_misfit"]
 
 
 def _meas_blocks(V, p0):
@@ -90,39 +91,6 @@ def lra_sdp(V, p, p0, X) -> SDP:
 def _stop(tree):
     """``stop_gradient`` on every inexact array leaf of ``tree`` (the data the SDP solves run on)."""
     return jax.tree_util.tree_map(lambda a: jax.lax.stop_gradient(a) if eqx.is_inexact_array(a) else a, tree)
-
-
-def _re_inner(A, X):
-    """``Re <A, X> = Re tr(A^H X)`` over the trailing two axes."""
-    return jnp.sum(jnp.real(jnp.conj(A) * X), axis=(-2, -1))
-
-
-def lagrangian(sdp: SDP, value: SDPValue) -> jax.Array:
-    """Lagrangian of ``sdp`` at the primal-dual point ``value`` (real scalar)::
-
-        sum_j Re<C_j, X_j> + c^T s + sum_k q_k^T u_k - y^T (sum_j Re<A_j, X_j> + G s + sum_k Q_k u_k - b)
-
-    At a primal-dual optimum it equals the optimal value, and its derivative with respect to the
-    data of ``sdp`` at *fixed* ``value`` is the derivative of the optimal value (envelope theorem,
-    where the optima are unique). The solvers of this module use it with ``value`` held fixed
-    (``stop_gradient``) and ``sdp`` built from live data.
-    """
-    y = value.y
-    L = jnp.asarray(jnp.dot(sdp.c, value.s), sdp.real_dtype)
-    r = -sdp.b + sdp.G @ value.s
-    for C, A, X in zip(sdp.C, sdp.A, value.X):
-        L = L + _re_inner(C, X)
-        r = r + _re_inner(A, X[None])
-    for q, Q, u in zip(sdp.q, sdp.Q, value.u):
-        L = L + jnp.dot(q, u)
-        r = r + Q @ u
-    return L - jnp.dot(y, r)
-
-
-def _envelope_term(sdp: SDP, value: SDPValue) -> jax.Array:
-    """Zero-valued term whose derivative is the envelope derivative of ``sdp``'s optimal value."""
-    L = lagrangian(sdp, _stop(value))
-    return L - jax.lax.stop_gradient(L)
 
 
 def _scale(p):
@@ -185,7 +153,7 @@ class TM(AbstractSolver):
         st = _stop(state)
         rd = st.y.dtype
         pt = SDPValue(X=(st.H,), s=jnp.zeros((0,), rd), y=st.y, Z=(jnp.zeros_like(st.H),), z=jnp.zeros((0,), rd))
-        objective = jnp.real(jnp.trace(st.H)) + _envelope_term(tm_sdp(problem.V, problem.p, problem.p0), pt)
+        objective = jnp.real(jnp.trace(st.H)) + envelope_term(tm_sdp(problem.V, problem.p, problem.p0), pt)
         return Solution(value=st.H, objective=objective, result=result, stats=stats)
 
 
@@ -439,7 +407,7 @@ class RobustTM(AbstractSolver):
         st = _stop(st)
         _, lo, hi = _robust_units(problem)
         live = robust_tm_sdp(problem.V, lo, hi, problem.p0, jnp.asarray(self.rho, lo.dtype))
-        objective = st.tm_objective + _envelope_term(live, st.sdp)
+        objective = st.tm_objective + envelope_term(live, st.sdp)
         return Solution(value=st.unit * st.H, objective=objective, result=result, stats=stats)
 
 

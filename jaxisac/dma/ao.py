@@ -34,8 +34,19 @@ linearised power as objective, followed by the closed-form least-power rescaling
 (:func:`~jaxisac.dma.digital.scale_to_min_power`), accepted when exactly feasible and the power
 decreased. Instances needing more than 10 P_max at y0, or whose Phase I stalls, are INFEASIBLE.
 
-Differentiation: not differentiated (the digital SDP runs in a ``while_loop``). Gradients of the
-optimised P_tot at fixed loads: :func:`jaxisac.dma.p2_value` (envelope theorem through the P2 SDP);
+Differentiation: **envelope** (``docs/differentiation.md``). The AO runs on ``stop_gradient`` data
+(its iterations are never differentiated); ``Solution.objective`` (the optimised P_tot) carries the
+derivative of the P2 optimal value at the AO's final loads ``y*`` held fixed, with respect to every
+array of the problem (``p_max``, ``gamma``, ``beta_lo``/``beta_hi``, ``model.R0``, the admittances and
+channels): P2 is solved once more at ``y*`` (warm-started from the last accepted SDP iterate,
+``envelope_steps`` ADMM checks) and its Lagrangian is re-evaluated with the live data at that
+primal-dual point (:func:`jaxisac.core.sdp_envelope.envelope_term`), the same derivative as
+``jax.grad(dma.p2_value)`` at fixed ``y*``. It is the derivative of the optimised P_tot because
+``y*`` is stationary for ``y -> P2(y)`` (``d/dy`` vanishes there) and the SDR of P2 is tight.
+Forward and reverse mode, ``jit``, ``vmap``. Valid where the AO converged (``result == SUCCESS``, not
+Phase I) to a point where P2's optima are unique and its active set does not change; accurate to the
+ADMM tolerance of that last solve (1e-6 relative in float64) and to the AO's stationarity
+(``rtol``). ``value`` (``y``, ``B``) and ``stats`` carry no derivative.
 :mod:`jaxisac.dma.direct` is an experimental unrolled joint method (not smooth yet).
 """
 
@@ -47,12 +58,25 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ..core.sdp import ADMMSDP
+from ..core.sdp import ADMMSDP, solve_sdp
+from ..core.sdp_envelope import envelope_term
 from ..core.solution import Solution, Status
 from ..core.solve import AbstractSolver, tree_where
+from ..kernels import dma as _kd
 from .analog import P4MMConfig, analog_step
-from .digital import default_sdp_solver, digital_step, evaluate, scale_to_max_power, scale_to_min_power
+from .digital import default_sdp_solver, digital_step, evaluate, p2_sdp, scale_to_max_power, scale_to_min_power
 from .problem import DMAProblem
+
+
+def _stop(tree):
+    """``stop_gradient`` on every inexact array leaf (the AO runs on frozen data)."""
+    return jax.tree_util.tree_map(lambda a: jax.lax.stop_gradient(a) if eqx.is_inexact_array(a) else a, tree)
+
+
+def _p2_at(problem: DMAProblem, y):
+    model = problem.model
+    H, AP = _kd.effective_rows(model.loads(y), model.Y_st, problem.observers, model.W)
+    return p2_sdp(problem, H, AP)
 
 __all__ = ["DMAAO", "AOState"]
 
@@ -98,10 +122,20 @@ class DMAAO(AbstractSolver):
         accept_rtol: relative gain an attempt needs to be accepted (None: by dtype).
         feas_tol: relative tolerance of the exact feasibility test.
 
+        envelope_steps: ADMM checks (x 10 iterations, tolerance of ``sdp`` / the dtype's default) of
+            the final P2 solve at the AO's loads that gives ``objective`` its envelope derivative
+            (warm-started; 0: use the last accepted SDP iterate as it is, which is cheaper and less
+            accurate).
+
     Value of the :class:`Solution`: ``{"y", "B"}``; ``objective`` the true value; stats: ``iters``,
     ``trace`` (objective per accepted iteration, padded), ``feasible``, ``phase_one_steps``,
     ``rejected``, ``kappa``, ``attempts``, ``sdp_iters`` (ADMM iterations spent), ``sdp_unconverged``
-    (attempts whose SDP hit its budget).
+    (attempts whose SDP hit its budget), ``envelope_sdp_status`` (status of the final P2 solve) and
+    ``p2_value`` (its optimal value at the final loads, an upper bound of ``objective`` up to the SDP
+    tolerance).
+
+    Differentiation: envelope (see the module docstring): ``objective`` carries ``d P2(y*) / d data``
+    at the final loads ``y*``; ``value`` and ``stats`` carry no derivative.
     """
 
     kappa0: float = 0.5
@@ -122,6 +156,7 @@ class DMAAO(AbstractSolver):
     init_sdp_steps: int = 100
     warm_p4: bool = eqx.field(static=True, default=True)
     repair: bool = eqx.field(static=True, default=True)
+    envelope_steps: int = 100
 
     def _sdp(self, problem):
         if self.sdp is not None:
@@ -176,6 +211,10 @@ class DMAAO(AbstractSolver):
         return ok
 
     def init(self, problem: DMAProblem, init: Any | None) -> AOState:
+        if not isinstance(problem, DMAProblem):
+            raise ValueError(f"problem: DMAAO expects a DMAProblem, got {type(problem).__name__}")
+        problem = _stop(problem)
+        init = None if init is None else _stop(init)
         rdt = problem.p_max.dtype
         y = problem.y0 if init is None else jnp.asarray(init["y"], rdt)
         sdp = self._sdp_init(problem)
@@ -211,6 +250,7 @@ class DMAAO(AbstractSolver):
         )
 
     def step(self, problem: DMAProblem, state: AOState) -> AOState:
+        problem = _stop(problem)
         p1 = state.phase == 1
         cap = 10.0 * problem.p_max
         z, _, p4s = analog_step(
@@ -291,6 +331,7 @@ class DMAAO(AbstractSolver):
         )
 
     def terminate(self, problem: DMAProblem, state: AOState):
+        problem = _stop(problem)
         infeasible = ~state.feasible
         converged = (state.kappa < self.kappa_min) | (state.stall >= self.patience) | (state.iters >= self.max_iters)
         converged = converged & (state.phase == 0)
@@ -298,13 +339,21 @@ class DMAAO(AbstractSolver):
         return infeasible | converged, status
 
     def postprocess(self, problem: DMAProblem, state: AOState, result, stats) -> Solution:
+        live = problem
+        problem = _stop(problem)
+        state = _stop(state)
         ev = evaluate(problem, state.y, state.B)
+        # envelope: P2 at the final loads (frozen data, warm-started), its Lagrangian re-evaluated with
+        # the live data at that primal-dual point; P2 minimises -value
+        env_solver = eqx.tree_at(lambda c: c.max_steps, self._sdp_init(problem), self.envelope_steps)
+        env = solve_sdp(_p2_at(problem, state.y), env_solver, init=state.sdp)
+        objective = ev["value"] - envelope_term(_p2_at(live, state.y), env.value)
         result = jnp.where((state.phase == 1) & (result == int(Status.SUCCESS)), Status.INFEASIBLE(), result)
         stats = dict(stats)
         stats.update(
             iters=state.iters, trace=state.trace, feasible=state.feasible, phase_one_steps=state.p1_steps,
             rejected=state.rejected, kappa=state.kappa, P=ev["P"], sinr=ev["sinr"], pt=ev["pt"],
             violation=ev["violation"], attempts=state.attempts, sdp_iters=state.sdp_iters,
-            sdp_unconverged=state.sdp_unconverged,
+            sdp_unconverged=state.sdp_unconverged, envelope_sdp_status=env.result, p2_value=-env.objective,
         )
-        return Solution(value={"y": state.y, "B": state.B}, objective=ev["value"], result=result, stats=stats)
+        return Solution(value={"y": state.y, "B": state.B}, objective=objective, result=result, stats=stats)
