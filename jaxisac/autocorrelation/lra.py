@@ -185,8 +185,25 @@ class LRA(AbstractSolver):
         trace_length: record ``g`` of the first iterates in ``stats["trace_ratio"]``.
         warm_start: start every Charnes-Cooper SDP from the previous one's primal-dual solution
             (the first from ``(H/tr H, 1/tr H)``); only the cost ``-X X^H`` changes between steps.
+        adjoint: ``"none"`` (default: every SDP runs in a ``while_loop`` to ``sdp.tol``; no derivative)
+            or ``"unrolled"`` (static): every SDP runs as a ``lax.scan`` of exactly ``sdp.max_steps``
+            checks, so that ``jaxisac.solve(problem, LRA(adjoint="unrolled"), unroll=True,
+            max_steps=K)`` is a differentiable map (see below).
 
     Warm start: ``init=`` an ``(N, N)`` PSD matrix replaces the TM initialiser.
+
+    Differentiation: unrolled. With ``adjoint="unrolled"`` and ``jaxisac.solve(..., unroll=True,
+    max_steps=K)`` the solve is the fixed-count map "TM by ``sdp.max_steps * sdp.check_every`` ADMM
+    iterations, then ``K`` alternations (top eigenvectors, Charnes-Cooper SDP by as many ADMM
+    iterations, warm-started)"; ``value`` ``H_hat`` and ``objective`` ``g`` are differentiable in the
+    measurements (``p``, ``V``, ``p0``) and in the ADMM penalty ``sdp.rho`` (forward and reverse mode;
+    reverse mode stores every ADMM iterate: memory ~ (1 + K) x ``sdp.max_steps * check_every`` x
+    the SDP's size). It is the derivative of the truncated map, not of an optimum: the
+    eigenvalue-ratio alternation has no optimality conditions to differentiate implicitly, and
+    the envelope theorem applies only at a fixed point of the alternation, not at the ``g > eps``
+    stop. For a smooth map turn the switches off: ``eps=1`` (the stopping rule), ``sdp.adaptive=False``
+    (residual balancing), ``sdp.infeas_tol=0`` (certificates) and ``sdp.tol`` below what the budget
+    reaches (the convergence freeze); the top eigenvectors need a gap ``lambda_r > lambda_{r+1}``.
     """
 
     eps: float = 0.95
@@ -195,12 +212,20 @@ class LRA(AbstractSolver):
     sdp: ADMMSDP = eqx.field(default_factory=_default_sdp)
     trace_length: int = eqx.field(default=0, static=True)
     warm_start: bool = eqx.field(default=True, static=True)
+    adjoint: str = eqx.field(default="none", static=True)
 
     def __check_init__(self):
         if not (0.0 < float(self.eps) <= 1.0):
             raise ValueError(f"eps: expected a threshold in (0, 1], got {self.eps}")
         if int(self.min_steps) < 0 or int(self.max_steps) < 0:
             raise ValueError("min_steps, max_steps: expected non-negative integers")
+        if self.adjoint not in ("none", "unrolled"):
+            raise ValueError(f"adjoint: expected 'none' or 'unrolled', got {self.adjoint!r}")
+
+    def _solve_sdp(self, sdp, init=None):
+        if self.adjoint == "unrolled":
+            return solve(sdp, self.sdp, init=init, throw=False, unroll=True, max_steps=int(self.sdp.max_steps))
+        return solve(sdp, self.sdp, init=init, throw=False)
 
     def init(self, problem, init):
         if not isinstance(problem, PowerMeasurements):
@@ -208,7 +233,7 @@ class LRA(AbstractSolver):
         s = _scale(problem.p)
         rd = problem.p.dtype
         if init is None:
-            sol = solve(tm_sdp(problem.V, problem.p / s, problem.p0), self.sdp, throw=False)
+            sol = self._solve_sdp(tm_sdp(problem.V, problem.p / s, problem.p0))
             H = sol.value.X[0]
             status = sol.result
             iters = jnp.asarray(sol.stats["iterations"], jnp.int32)
@@ -231,8 +256,8 @@ class LRA(AbstractSolver):
     def step(self, problem, st):
         r = problem.rank
         _, X = _k.top_eig(st.H, r)
-        sol = solve(lra_sdp(problem.V, problem.p / st.scale, problem.p0, X), self.sdp,
-                    init=st.warm if self.warm_start else None, throw=False)
+        sol = self._solve_sdp(lra_sdp(problem.V, problem.p / st.scale, problem.p0, X),
+                              init=st.warm if self.warm_start else None)
         G = sol.value.X[0]
         gamma = sol.value.s[0]
         ok = gamma > jnp.finfo(gamma.dtype).tiny

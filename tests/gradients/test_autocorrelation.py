@@ -1,6 +1,7 @@
 """Gradient matrix of IRS autocorrelation estimation (seed 004) on a tiny drop (N = 5, T = 12, b = 2):
 ``ALRA`` and ``RobustALRA`` unrolled (``eig="eigh"``), with respect to the measured powers and, for
-robust ALRA, its penalty ``rho``. ``LRA`` / ``TM`` (SDPs) document no differentiation."""
+robust ALRA, its penalty ``rho``; ``TM`` / ``RobustTM`` objectives (envelope) and ``LRA`` unrolled
+(``adjoint="unrolled"``, with respect to the data and the ADMM penalty)."""
 
 import equinox as eqx
 import jax
@@ -93,3 +94,34 @@ def test_robust_tm_envelope_bounds_and_penalty():
 
     check_gradients("autocorrelation.RobustTM [envelope; bounds and rho]", f, [0.0, 1.0], [0.5, 2.0], rtol=1e-5,
                     rel_step=1e-5)
+
+
+def _unrolled_lra(rho_steps=10):
+    # the switches off: no stopping rule (eps = 1), fixed penalty, no certificates, no convergence freeze
+    return ac.LRA(eps=1.0, adjoint="unrolled",
+                  sdp=ADMMSDP(tol=1e-300, max_steps=rho_steps, adaptive=False, infeas_tol=0.0))
+
+
+@pytest.mark.slow
+def test_lra_unrolled_data_and_penalty():
+    base = _unrolled_lra(10)
+
+    def f(x):  # x = [t (direction of the measurements), ADMM penalty rho]; TM + 2 alternations, 100 ADMM its each
+        solver = eqx.tree_at(lambda s: s.sdp.rho, base, x[1])
+        sol = jaxisac.solve(ac.PowerMeasurements(V, P2 + x[0] * DIR), solver, max_steps=2, unroll=True, throw=False)
+        return _err(sol.value) + sol.objective
+
+    check_gradients("autocorrelation.LRA [unrolled; data and ADMM rho]", f, [0.0, 1.0], [0.02, 1.5], rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_lra_unrolled_reverse_mode_one_step():
+    """One alternation, 30 ADMM iterations per SDP, reverse mode only (still 26 s: the compile)."""
+    solver = _unrolled_lra(3)
+
+    def f(x):
+        sol = jaxisac.solve(ac.PowerMeasurements(V, P2 + x[0] * DIR), solver, max_steps=1, unroll=True, throw=False)
+        return _err(sol.value)
+
+    check_gradients("autocorrelation.LRA [unrolled, 1 step; data]", f, [0.0], [0.02], modes=("rev",), vmap=False,
+                    rtol=1e-6)
