@@ -74,8 +74,8 @@ def main():
         _, g = g_unrolled(pb, B0, x0)
         g = np.asarray(g)
         h = 1e-5 * np.maximum(np.abs(np.asarray(x0)), 1.0)
-        fd = np.array([(float(f_unrolled(pb, B0, x0.at[j].add(h[j]))) - float(f_unrolled(pb, B0, x0.at[j].add(-h[j])))) / (2 * h[j])
-                       for j in range(3)])
+        fu = lambda x: float(f_unrolled(pb, B0, x))  # noqa: E731
+        fd = np.array([(fu(x0.at[j].add(h[j])) - fu(x0.at[j].add(-h[j]))) / (2 * h[j]) for j in range(3)])
         fd_err = float(np.max(np.abs(g - fd)) / np.max(np.abs(fd)))
         env_ao = np.asarray(g_env(pb, sol.value["y"], x0))
         env_dir = np.asarray(g_env(pb, y, x0))
@@ -92,12 +92,14 @@ def main():
         rows.append(row("direct + polish", vp, e_pol, t_dir + t_pol, env_dir, "envelope p2_value at direct loads"))
         for r in rows[-3:]:
             r.setdefault("ao_iters", "")
-        print(f"drop {i}: start {v_start:.4f} | AO {float(sol.objective):.4f} ({int(sol.stats['iters'])} it, {t_ao:.2f} s, "
+        print(f"drop {i}: start {v_start:.4f} | AO {float(sol.objective):.4f} "
+              f"({int(sol.stats['iters'])} it, {t_ao:.2f} s, "
               f"viol {float(e_ao['violation']):.1e}) | direct {float(v):.4f} -> polish {float(vp):.4f} "
               f"({t_dir:.2f} + {t_pol:.2f} s, viol {float(e_pol['violation']):.1e}, ok {bool(ok)}) | "
               f"ratio direct+polish/AO {float(vp) / float(sol.objective):.3f}")
         print(f"   dP/d(P_max, Gamma, R0): unrolled {np.array2string(g, precision=4)} (vs FD {fd_err:.1e}); "
-              f"envelope at AO loads {np.array2string(env_ao, precision=4)}; at direct loads {np.array2string(env_dir, precision=4)}")
+              f"envelope at AO loads {np.array2string(env_ao, precision=4)}; "
+              f"at direct loads {np.array2string(env_dir, precision=4)}")
     cols = ["drop", "L", "method", "P_tot", "feasible", "violation", "time_s", "ao_iters", "start_P_tot", "grad_kind",
             "dP_dPmax", "dP_dGamma", "dP_dR0", "fd_rel_err"]
     write_rows([{c: r[c] for c in cols} for r in rows], os.path.join(OUT, "000_direct_vs_ao.csv"))

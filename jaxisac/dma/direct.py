@@ -22,40 +22,51 @@ mode, and ``vmap``-ed over drops.
   constraints (``c ~ -tau exp(-lam / tau) / rho``, about -1e-3 with the defaults).
 * *Stable steps instead of Adam.* Heavy-ball gradient steps ``m <- beta m - lr grad / d``,
   ``v <- v + m`` with a fixed ``lr`` and momentum, on the objective ``-P_tot / P_tot(start)``
-  (dimensionless) and a Jacobi preconditioner ``d`` recomputed at the start of every outer
-  iteration: ``d_j = sqrt(H_jj^2 + mu^2) + rho sum_i (dc_i / dv_j)^2`` (``H_jj`` the diagonal of the
-  objective's Hessian, by ``n`` Hessian-vector products; the second term the Gauss-Newton curvature
-  of the penalty). The preconditioner makes the step invariant to the scaling of each coordinate
-  (susceptances in S, precoder columns whose norms differ by 10x: the users' columns carry ~0.2 % of
-  the power at 30 dB reference SNR, so their SINR rows have curvature ~10^3 in an unscaled
-  parametrisation, which is what made plain gradient steps diverge).
+  (dimensionless) with a diagonal Gauss-Newton preconditioner ``d`` recomputed at the start of every
+  outer iteration: ``d_j = sqrt(g_j^2 + mu^2) + rho sum_i (dc_i / dv_j)^2`` with
+  ``g_j = (2 / D P_tot(start)) sum |d F / dv_j|^2`` (``F`` the beampattern amplitudes; first
+  derivatives only, by ``n`` forward tangents). It makes the step invariant to the scale of each
+  coordinate. Without it one step size cannot serve all of them: the SINR rows are far stiffer than
+  the objective (S0 user drop at the start: ``rho |dc/dB|^2 ~ 600`` against ``|df/dB|^2 ~ 1.5`` in
+  the precoder block, ``~ 8`` against ``~ 0.007`` in the susceptances), so plain gradient steps either
+  diverged on the SINR rows or left the loads where they were. A diagonal of the exact Hessian
+  (``n`` Hessian-vector products) worked as well (P_tot within 0.6 %) but made the reverse-mode
+  compile ~1.4x slower.
 
-**Measured** (float64, the three random drops and the S0 user drop of the small model, from the
-digital-only start ``(y0 = -15.79, B0 = P2 at y0)``; ``experiments/000_direct_vs_ao.py``):
+**Measured** (float64; the S0 user drop and three random drops of the small model N = 4, L_mu = 4,
+L = 16, M = 2, Gamma = 2, P_max = 1; the same start for both methods: y0 = -15.79 and B0 = P2 at
+y0; ``experiments/000_direct_vs_ao.py --quick``):
 
-* with the defaults (10 x 400 steps) the end point, after :func:`polish`, is exactly feasible and
-  its P_tot is 2-14 % *above* the safeguarded AO run to convergence (``DMAAO()``); the direct
-  method is not monotone and not certified, it is a local method on a non-convex problem;
+* with the defaults (10 x 400 steps) the ALM end point spends exactly P_max and meets the SINRs to
+  1.2e-4; after :func:`polish` it is exactly feasible (violation <= -9e-6, the SDP margin) and its
+  P_tot is 1.0956 / 1.1192 / 1.0442 / 1.0704, i.e. 2.7-13.8 % *above* the safeguarded AO run to
+  convergence (``DMAAO()``: 0.9629 / 1.0895 / 0.9779 / 1.0013, 33-67 iterations), in 0.7-1.1 s per run
+  against 0.3-1.4 s for the AO (loaded 2-core CPU). It is a local method on a non-convex problem,
+  neither monotone nor certified; a different drop may end below the AO;
 * smoothness: the unrolled gradient of :func:`optimised_value` with respect to ``(P_max, Gamma,
-  R0)`` equals central differences of the same fixed-count map with h = 1e-2 ... 1e-6 to 1e-5 ...
-  1e-10 relative (the error falls like h^2, the signature of a smooth map), under ``jit``, ``vmap``
-  and forward mode (tests/dma/test_direct.py);
-* the step must stay inside the stability region: with ``lr = 0.03`` (momentum 0.9, 2000 steps) the
-  S0 drop's map is chaotic (unrolled gradient 1e14-1e16, differences that grow as h shrinks), with
-  ``lr <= 0.02`` it is smooth. The previous version (Adam, ``max(0, .)`` penalty, a stop-gradient
-  scale) was not smooth at any useful iteration count for the same reasons: Adam's normalised step
-  never settles, and the kinks.
+  R0)`` equals central differences of the same fixed-count map to 5e-8 or better (h = 1e-5
+  relative; the error falls like h^2 from h = 1e-3 down to 1e-5, the signature of a smooth map),
+  under ``jit``; forward mode agrees to 5e-8 and ``vmap`` over two problems equals a loop to 8e-11
+  (tests/dma/test_direct.py);
+* the unrolled derivative is that of the truncated map: for P_max and R0 it is within 0.5-3 % of
+  the envelope sensitivity :func:`jaxisac.dma.p2_value` at the method's own final loads (e.g. S0
+  drop: 1.1329 / -0.0909 vs 1.1281 / -0.0898), for Gamma (a small derivative, ~ -0.03) it differs by
+  up to 0.05 absolute where the multipliers have not converged;
+* the step must stay inside the stability region: with ``lr = 0.03`` (momentum 0.9, 2000 steps,
+  Hessian-diagonal preconditioner) the S0 drop's map is chaotic (unrolled gradient 1e14-1e16,
+  central differences that grow as h shrinks), with ``lr <= 0.02`` it is smooth. The previous
+  version (Adam, ``max(0, .)`` penalty, a stop-gradient objective scale) was not smooth at any useful
+  iteration count for these reasons: Adam's normalised step never settles, the kinks, and the
+  stopped scale (whose dependence the gradient ignored).
 
-Cost: ``outer * inner`` steps, each one LU solve of the L x L loads (plus its reverse pass), and per
-outer iteration ``n = L + 2 N (M + N)`` Hessian-vector products and an ``M``-row Jacobian for the
-preconditioner. About 0.4 s per run of the defaults on a loaded 2-core CPU at L = 16 (the AO to
-convergence: ~1 s). Reverse mode stores every iterate (memory ~ ``outer * inner * (L^2 + n)``
-numbers); forward mode does not.
+Cost: ``outer * inner`` steps, each one LU solve of the L x L loads and its reverse pass, and per
+outer iteration ``n = L + 2 N (M + N)`` forward tangents for the preconditioner. Reverse mode stores
+every iterate (memory ~ ``outer * inner * (L^2 + n)`` numbers); forward mode does not. Compile: ~5 s
+for the solve, ~20 s for its gradient on a loaded 2-core CPU.
 
 Differentiation: unrolled (exact derivative of the truncated map, not of a converged optimum); use
 it for learning-to-optimise or sensitivities of "what this solver returns". Sensitivities of the
-optimum at fixed loads: :func:`jaxisac.dma.p2_value` (envelope theorem), which the unrolled
-derivative approaches when the method has converged (compared in the experiment).
+optimum at fixed loads: :func:`jaxisac.dma.p2_value` (envelope theorem).
 """
 
 from __future__ import annotations
@@ -196,9 +207,6 @@ def direct_solve(problem: DMAProblem, y0=None, B0=None, *, outer: int = 10, inne
 
     v0 = normalise(jnp.concatenate([y0 / y_scale, jnp.real(B0).ravel(), jnp.imag(B0).ravel()]).astype(rdt))
     f0 = terms(v0)[0]
-
-    def objective(v):
-        return -terms(v)[0] / f0
 
     def lagrangian(v, lam):
         val, c = terms(v)
