@@ -10,3 +10,4 @@ from .digital import digital_step, evaluate, p2_sdp, p2_value, scale_to_min_powe
 from .analog import P4MMConfig, analog_step, coefficients
 from .ao import DMAAO
 from .baselines import digital_only, fd_upper_bound
+from .direct import direct_solve  # the direct method; dma.direct also has optimised_value, polish

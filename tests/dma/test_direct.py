@@ -130,3 +130,32 @@ def test_bad_input_raises():
         direct_solve(small_problem(objective="maxmin"), pb.y0, B0)
     with pytest.raises(ValueError, match="problem"):
         polish("not a problem", pb.y0)
+
+
+@pytest.mark.slow
+def test_complex64_close_to_complex128():
+    """Convention 3: the same run in complex64/float32 ends within 5e-3 of complex128."""
+    out = {}
+    for dt in ("complex64", "complex128"):
+        pb = dma.make_problem(dma.make_model(N=4, L_mu=4, dtype=jnp.dtype(dt)))
+        B0 = jax.jit(lambda p: dma.digital_step(p, p.y0)[0])(pb)
+        y, B, v, viol = jax.jit(lambda p, b: direct_solve(p, p.y0, b))(pb, B0)
+        assert B.dtype == jnp.dtype(dt) and y.dtype == jnp.finfo(jnp.dtype(dt)).dtype
+        out[dt] = float(v)
+    np.testing.assert_allclose(out["complex64"], out["complex128"], rtol=5e-3)
+
+
+@pytest.mark.slow
+def test_s0_full_size_above_spec_ao_below_bound():
+    """The S0 drop (L = 32): the direct method + polish is exactly feasible, above the spec's
+    reference AO value (1.33; the JAX AO ends at 1.22, test_ao.py) and below the sensing-only
+    bound 2 P_max lambda_max (spec T12; FD-UB = 2.139). Measured: 1.721."""
+    pb = dma.make_problem(dma.make_model())
+    pol = jax.jit(polish)
+    B0, _, _ = pol(pb, pb.y0)
+    y, B, v, viol = jax.jit(lambda p, b: direct_solve(p, p.y0, b))(pb, B0)
+    Bp, vp, ok = pol(pb, y)
+    ev = dma.evaluate(pb, y, Bp)
+    assert bool(ok) and float(ev["violation"]) <= TOL
+    bound = float(dma.sensing_only_bound(pb.model, dma.directions_from_degrees(np.array(dma.S0_TARGETS_DEG)), pb.p_max))
+    assert 1.33 < float(vp) <= 2.139 <= bound * (1 + 1e-6)
