@@ -8,7 +8,8 @@ unrolled derivative dP_tot/d(P_max, Gamma, R0) of the direct method's fixed-coun
 against central differences of the same map) next to the envelope sensitivity of P2's optimal
 value (jaxisac.dma.p2_value) at the AO's and at the direct method's final loads. Gamma is the SINR
 threshold common to the users (linear); R0 the load conductance (normalised S); the noise power is
-held fixed. Writes results/dma/000_direct_vs_ao.{csv,png}.
+held fixed. Writes results/dma/000_direct_vs_ao.{csv,png} (--quick: L = 16, 4 drops) or
+results/dma/000_direct_vs_ao.full.{csv,png} (L = 32, the S0 user drop and 7 random drops).
 """
 
 from _dma_common import OUT, args, dma, jax, jaxisac, jnp, np, plt, timer  # noqa: I001
@@ -43,6 +44,7 @@ def timed(f, *a, reps=2):
 def main():
     a = args(__doc__)
     N, L_mu, n_drops = (4, 4, 4) if a.quick else (4, 8, 8)
+    tag = "" if a.quick else ".full"  # the full run (S0 size, L = 32) keeps its own files
     clock = timer()
     keys = jax.random.split(jax.random.key(7), n_drops - 1)
     drops = [dma.make_problem(dma.make_model(N=N, L_mu=L_mu))]  # the S0 user drop
@@ -102,7 +104,7 @@ def main():
               f"at direct loads {np.array2string(env_dir, precision=4)}")
     cols = ["drop", "L", "method", "P_tot", "feasible", "violation", "time_s", "ao_iters", "start_P_tot", "grad_kind",
             "dP_dPmax", "dP_dGamma", "dP_dR0", "fd_rel_err"]
-    write_rows([{c: r[c] for c in cols} for r in rows], os.path.join(OUT, "000_direct_vs_ao.csv"))
+    write_rows([{c: r[c] for c in cols} for r in rows], os.path.join(OUT, f"000_direct_vs_ao{tag}.csv"))
 
     p = plt()
     fig, axs = p.subplots(1, 2, figsize=(11, 4))
@@ -123,8 +125,8 @@ def main():
     axs[1].set(title="sensitivities (mean +- std over drops)")
     axs[1].legend()
     fig.tight_layout()
-    fig.savefig(os.path.join(OUT, "000_direct_vs_ao.png"), dpi=100)
-    print(f"wrote {OUT}/000_direct_vs_ao.csv and .png in {clock():.1f} s")
+    fig.savefig(os.path.join(OUT, f"000_direct_vs_ao{tag}.png"), dpi=100)
+    print(f"wrote {OUT}/000_direct_vs_ao{tag}.csv and .png in {clock():.1f} s")
 
 
 if __name__ == "__main__":
