@@ -26,7 +26,7 @@ bit/s/Hz in the plot), per group size L:
 ``--quick``: power N_S = 16, L in {1, 4, 16}, 4 draws; rate N_S = 16, L in {1, 4, 16}, 3 draws. Full:
 power N_S in {16, 64}, rate N_S in {16, 256}, L in {1, 4, 16, 64, 256} (<= N_S), 100 draws (a GPU
 job). ``--rate-sizes`` / ``--draws`` override the rate half (e.g. ``--rate-sizes 64 --draws 10``),
-``--only rate`` skips the power half. Writes results/bdris/003_fig8_symmetric.{csv,png}: one CSV with
+``--power-sizes`` / ``--power-draws`` the power half; ``--only rate`` (``power``) runs one half. Writes results/bdris/003_fig8_symmetric.{csv,png}: one CSV with
 a ``half`` column (``power`` / ``rate``) and a two-panel figure.
 """
 
@@ -63,9 +63,10 @@ def _row(half, n_s, L, method, values, ref, d_ris, unit, *, power_db=float("nan"
                 max_unitarity_error=float(unitarity), max_symmetry_error=float(symmetry), draws=int(v.size), seconds=seconds)
 
 
-def power_half(quick: bool):
+def power_half(quick: bool, sizes=None, draws=None):
     """Power gain of the symmetric routes vs the asymmetric P-max (2 x N_S x 2, no direct link)."""
-    sizes, draws = ([16], 4) if quick else ([16, 64], 100)
+    sizes = sizes or ([16] if quick else [16, 64])
+    draws = draws or (4 if quick else 100)
     mm = bdris.PowerGainMM(rtol=1e-10, max_steps=1000)
     mm_t = bdris.PowerGainMM(rtol=1e-10, max_steps=1000, variant="takagi")
     rcg = bdris.RiemannianCG(gtol=1e-8, max_steps=2000)
@@ -199,10 +200,11 @@ def plot(rows, path):
     plt.close(fig)
 
 
-def run(quick: bool, out_dir: pathlib.Path, *, rate_sizes=None, draws=None, only: str = "both"):
+def run(quick: bool, out_dir: pathlib.Path, *, rate_sizes=None, draws=None, power_sizes=None, power_draws=None,
+        only: str = "both"):
     rows = []
     if only in ("both", "power"):
-        rows += power_half(quick)
+        rows += power_half(quick, power_sizes, power_draws)
     if only in ("both", "rate"):
         rows += rate_half(quick, rate_sizes, draws)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -217,13 +219,17 @@ def _cli():
     ap.add_argument("--out", default="results/bdris", help="output folder for CSV + PNG")
     ap.add_argument("--rate-sizes", type=int, nargs="+", default=None, help="N_S values of the rate half")
     ap.add_argument("--draws", type=int, default=None, help="channel draws of the rate half")
+    ap.add_argument("--power-sizes", type=int, nargs="+", default=None, help="N_S values of the power half")
+    ap.add_argument("--power-draws", type=int, default=None, help="channel draws of the power half")
     ap.add_argument("--only", choices=("both", "power", "rate"), default="both")
     a = ap.parse_args()
-    if a.draws is not None and a.draws < 2:
-        ap.error("--draws: expected at least 2 (for a standard error)")
+    for name in ("draws", "power_draws"):
+        if getattr(a, name) is not None and getattr(a, name) < 2:
+            ap.error(f"--{name.replace('_', '-')}: expected at least 2 (for a standard error)")
     return a
 
 
 if __name__ == "__main__":
     a = _cli()
-    run(a.quick, pathlib.Path(a.out), rate_sizes=a.rate_sizes, draws=a.draws, only=a.only)
+    run(a.quick, pathlib.Path(a.out), rate_sizes=a.rate_sizes, draws=a.draws, power_sizes=a.power_sizes,
+        power_draws=a.power_draws, only=a.only)
