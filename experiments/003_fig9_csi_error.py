@@ -225,7 +225,12 @@ def _cli():
     ap.add_argument("--pareto-ris", type=int, default=None, help="N_S of the Pareto half")
     ap.add_argument("--angles", type=int, default=None, help="number of Pareto weights on the unit circle")
     ap.add_argument("--only", choices=("both", "pareto", "rate"), default="both")
-    return ap.parse_args()
+    a = ap.parse_args()
+    if a.angles is not None and a.angles < 4:
+        ap.error("--angles: expected at least 4 weights (a 2-D convex hull)")
+    if a.pareto_ris is not None and a.pareto_ris < 1:
+        ap.error("--pareto-ris: expected a positive number of RIS elements")
+    return a
 
 
 if __name__ == "__main__":
