@@ -37,7 +37,7 @@ mode, and ``vmap``-ed over drops.
 L = 16, M = 2, Gamma = 2, P_max = 1; the same start for both methods: y0 = -15.79 and B0 = P2 at
 y0; ``experiments/000_direct_vs_ao.py --quick``):
 
-* with the defaults (10 x 400 steps) the ALM end point spends exactly P_max and meets the SINRs to
+* with the defaults (10 x 400 steps, ``lr = 0.02``) the ALM end point spends exactly P_max and meets the SINRs to
   1.2e-4; after :func:`polish` it is exactly feasible (violation <= -9e-6, the SDP margin) and its
   P_tot is 1.0956 / 1.1192 / 1.0442 / 1.0704, i.e. 2.7-13.8 % *above* the safeguarded AO run to
   convergence (``DMAAO()``: 0.9629 / 1.0895 / 0.9779 / 1.0013, 33-67 iterations), in 0.7-1.1 s per run
@@ -53,11 +53,26 @@ y0; ``experiments/000_direct_vs_ao.py --quick``):
   drop: 1.1329 / -0.0909 vs 1.1281 / -0.0898), for Gamma (a small derivative, ~ -0.03) it differs by
   up to 0.05 absolute where the multipliers have not converged;
 * the step must stay inside the stability region: with ``lr = 0.03`` (momentum 0.9, 2000 steps,
-  Hessian-diagonal preconditioner) the S0 drop's map is chaotic (unrolled gradient 1e14-1e16,
-  central differences that grow as h shrinks), with ``lr <= 0.02`` it is smooth. The previous
-  version (Adam, ``max(0, .)`` penalty, a stop-gradient objective scale) was not smooth at any useful
-  iteration count for these reasons: Adam's normalised step never settles, the kinks, and the
-  stopped scale (whose dependence the gradient ignored).
+  Hessian-diagonal preconditioner) the S0 drop's map at L = 16 is chaotic (unrolled gradient
+  1e14-1e16, central differences that grow as h shrinks), with ``lr <= 0.02`` it is smooth there.
+  The previous version (Adam, ``max(0, .)`` penalty, a stop-gradient objective scale) was not smooth
+  at any useful iteration count: Adam's normalised step never settles, the kinks, and the stopped
+  scale (whose dependence the gradient ignored).
+
+**Not smooth everywhere (measured, the full-size drops L = 32 of ``experiments/000_direct_vs_ao.py``
+without --quick):** the P_tot is good (defaults: above the AO on 6 of 8 drops, S0 user drop 1.72
+against the AO's 1.22; ``lr = 0.005`` with 10 x 800 steps: above on 7 of 8, S0 1.79), but the
+unrolled derivative is only sometimes usable: with the defaults it is chaotic on 5 of 8 drops
+(1e7-1e29 against central differences), with ``lr = 0.005`` x 8000 steps it agrees with central
+differences to <= 7e-6 on 6 of 8 and overflows to NaN on 2 (and that setting overflows on 2 of the
+4 small drops too, where the defaults are smooth). The likely mechanism: the trajectory crosses
+regions of negative curvature (loads drifting to |y| ~ 1e3 S, elements switching off), where the
+momentum iteration amplifies perturbations by ~exp(lr |lambda| t / (1 - momentum)), and a fixed count
+does not always leave enough contracting steps to damp it. Refreshing the preconditioner every 50
+steps (``refresh = 8``) did not help. So check the unrolled derivative (e.g. against one central
+difference, or its size) before trusting it; the envelope sensitivity :func:`jaxisac.dma.p2_value`
+at the method's final loads is always available and agreed with the unrolled derivative to 0.5-3 %
+(P_max, R0) where the latter was smooth.
 
 Cost: ``outer * inner`` steps, each one LU solve of the L x L loads and its reverse pass, and per
 outer iteration ``n = L + 2 N (M + N)`` forward tangents for the preconditioner. Reverse mode stores
@@ -138,8 +153,8 @@ def _constraints(problem, P, sig, interf):
     return jnp.concatenate(c)
 
 
-def direct_solve(problem: DMAProblem, y0=None, B0=None, *, outer: int = 10, inner: int = 400, lr=0.02,
-                 momentum=0.9, rho=10.0, tau=0.05, y_scale=10.0, mu=1e-2):
+def direct_solve(problem: DMAProblem, y0=None, B0=None, *, outer: int = 10, inner: int = 400, refresh: int = 1,
+                 lr=0.02, momentum=0.9, rho=10.0, tau=0.05, y_scale=10.0, mu=1e-2):
     """Maximise the average beampattern over ``(y, B)`` jointly (exact inverse, smooth ALM).
 
     Args:
@@ -150,11 +165,12 @@ def direct_solve(problem: DMAProblem, y0=None, B0=None, *, outer: int = 10, inne
             Default: the digital step (P2) at ``y0``, computed on ``stop_gradient`` data, so no
             derivative flows through it; pass ``B0`` explicitly to fix the start when
             differentiating or comparing with finite differences.
-        outer: multiplier updates (and preconditioner refreshes). inner: gradient steps per outer
-            iteration. Both static Python ints; cost ~ ``outer * inner`` LU solves.
+        outer: multiplier updates. inner: gradient steps per outer iteration. refresh:
+            preconditioner refreshes per outer iteration (a divisor of ``inner``; 1 = at its start).
+            All static Python ints; cost ~ ``outer * inner`` LU solves.
         lr: step (dimensionless: the objective is ``-P_tot / P_tot(start)`` and the step is
-            preconditioned); keep it <= 0.02 with momentum 0.9, larger steps leave the stability
-            region and the map becomes chaotic (module notes).
+            preconditioned). With momentum 0.9, 0.03 is already unstable on the S0 drop at L = 16;
+            whether the fixed-count map is smooth also depends on the drop (module notes).
         momentum: heavy-ball coefficient in [0, 1). rho: penalty. tau: softplus width of the smooth
             ``max(0, .)`` (in units of ``rho c``). y_scale: the susceptance unit of the internal
             variable (S). mu: floor of the preconditioner's objective curvature.
@@ -174,6 +190,9 @@ def direct_solve(problem: DMAProblem, y0=None, B0=None, *, outer: int = 10, inne
                          f"got objective={problem.objective!r}")
     outer = _check_count(outer, "outer")
     inner = _check_count(inner, "inner")
+    refresh = _check_count(refresh, "refresh")
+    if inner % refresh:
+        raise ValueError(f"refresh: expected a divisor of inner = {inner}, got {refresh}")
     _check_scalar(lr, "lr")
     _check_scalar(momentum, "momentum", hi=1.0, strict=False)
     _check_scalar(rho, "rho")
@@ -231,14 +250,19 @@ def direct_solve(problem: DMAProblem, y0=None, B0=None, *, outer: int = 10, inne
 
     def outer_step(carry, _):
         v, lam = carry
-        d = preconditioner(v)
 
-        def inner_step(c, _):
+        def block(c, _):  # a preconditioner refresh, then inner // refresh steps
             v, m = c
-            m = momentum * m - lr * grad_l(v, lam) / d
-            return (normalise(v + m), m), None
+            d = preconditioner(v)
 
-        (v, _), _ = jax.lax.scan(inner_step, (v, jnp.zeros_like(v)), None, length=inner)
+            def inner_step(c, _):
+                v, m = c
+                m = momentum * m - lr * grad_l(v, lam) / d
+                return (normalise(v + m), m), None
+
+            return jax.lax.scan(inner_step, (v, m), None, length=inner // refresh)
+
+        (v, _), _ = jax.lax.scan(block, (v, jnp.zeros_like(v)), None, length=refresh)
         c = terms(v)[1]
         return (v, _phi(lam + rho * c, tau)), None
 

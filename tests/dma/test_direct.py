@@ -6,6 +6,9 @@
 * after ``polish`` (the digital step at the final loads) the point is exactly feasible and its
   P_tot is no more than 2 % below the safeguarded AO's on the same drops (measured: 2-16 % above);
 * bad input raises ValueError naming the argument.
+
+The unrolled derivative is checked on the small drops (L <= 16) where it is smooth; on the
+full-size drops it is not always (jaxisac/dma/direct.py, "Not smooth everywhere").
 """
 
 import equinox as eqx
@@ -116,6 +119,8 @@ def test_bad_input_raises():
     B0 = jnp.ones((pb.model.N, pb.K), jnp.complex128)
     with pytest.raises(ValueError, match="outer"):
         direct_solve(pb, pb.y0, B0, outer=0)
+    with pytest.raises(ValueError, match="refresh"):
+        direct_solve(pb, pb.y0, B0, inner=10, refresh=3)
     with pytest.raises(ValueError, match="lr"):
         direct_solve(pb, pb.y0, B0, lr=-1.0)
     with pytest.raises(ValueError, match="momentum"):
