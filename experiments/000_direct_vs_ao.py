@@ -102,6 +102,10 @@ def main():
         print(f"   dP/d(P_max, Gamma, R0): unrolled {np.array2string(g, precision=4)} (vs FD {fd_err:.1e}); "
               f"envelope at AO loads {np.array2string(env_ao, precision=4)}; "
               f"at direct loads {np.array2string(env_dir, precision=4)}")
+    ratio = np.array([r2["P_tot"] / r1["P_tot"] for r1, r2 in zip(rows[0::3], rows[2::3])])
+    errs = np.array([r["fd_rel_err"] for r in rows[1::3]])
+    print(f"direct + polish / AO: {np.array2string(ratio, precision=3)} (above on {int(np.sum(ratio >= 1))}/{len(ratio)}); "
+          f"unrolled derivative within 1e-4 of central differences on {int(np.sum(errs <= 1e-4))}/{len(errs)} drops")
     cols = ["drop", "L", "method", "P_tot", "feasible", "violation", "time_s", "ao_iters", "start_P_tot", "grad_kind",
             "dP_dPmax", "dP_dGamma", "dP_dR0", "fd_rel_err"]
     write_rows([{c: r[c] for c in cols} for r in rows], os.path.join(OUT, f"000_direct_vs_ao{tag}.csv"))
