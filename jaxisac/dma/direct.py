@@ -37,12 +37,13 @@ mode, and ``vmap``-ed over drops.
 L = 16, M = 2, Gamma = 2, P_max = 1; the same start for both methods: y0 = -15.79 and B0 = P2 at
 y0; ``experiments/000_direct_vs_ao.py --quick``):
 
-* with the defaults (10 x 400 steps, ``lr = 0.02``) the ALM end point spends exactly P_max and meets the SINRs to
-  1.2e-4; after :func:`polish` it is exactly feasible (violation <= -9e-6, the SDP margin) and its
-  P_tot is 1.0956 / 1.1192 / 1.0442 / 1.0704, i.e. 2.7-13.8 % *above* the safeguarded AO run to
-  convergence (``DMAAO()``: 0.9629 / 1.0895 / 0.9779 / 1.0013, 33-67 iterations), in 0.5-1.1 s per run
-  against 0.3-2.1 s for the AO (loaded 2-core CPU; the timings vary with the load). It is a local method on a non-convex problem,
-  neither monotone nor certified; a different drop may end below the AO;
+* with the defaults (10 x 400 steps, ``lr = 0.02``) the ALM end point spends exactly P_max and
+  meets the SINRs to 1.2e-4; after :func:`polish` it is exactly feasible (violation <= -9e-6, the SDP
+  margin) and its P_tot is 1.0956 / 1.1192 / 1.0442 / 1.0704, i.e. 2.7-13.8 % *above* the safeguarded
+  AO run to convergence (``DMAAO()``: 0.9629 / 1.0895 / 0.9779 / 1.0013, 33-67 iterations), in
+  0.5-1.1 s per run against 0.3-2.1 s for the AO (loaded 2-core CPU; the timings vary with the load).
+  It is a local method on a non-convex problem, neither monotone nor certified; a different drop may
+  end below the AO (2 of the 8 full-size drops below: -9 % and -3 %);
 * smoothness: the unrolled gradient of :func:`optimised_value` with respect to ``(P_max, Gamma,
   R0)`` equals central differences of the same fixed-count map to 5e-8 or better (h = 1e-5
   relative; the error falls like h^2 from h = 1e-3 down to 1e-5, the signature of a smooth map),
