@@ -65,8 +65,9 @@ without --quick):** the P_tot is good (defaults: above the AO on 6 of 8 drops, S
 against the AO's 1.22; ``lr = 0.005`` with 10 x 800 steps: above on 7 of 8, S0 1.79), but the
 unrolled derivative is only sometimes usable: with the defaults it agrees with central differences
 (to 1.4e-5) on 2 of 8 drops only; on 5 it is chaotic (1e7-1e29) and on one 45 % off; with
-``lr = 0.005`` x 8000 steps it agrees with central differences to <= 7e-6 on 6 of 8 and overflows to NaN on 2 (and that setting overflows on 2 of the
-4 small drops too, where the defaults are smooth). The likely mechanism: the trajectory crosses
+``lr = 0.005`` x 8000 steps it agrees with central differences to <= 7e-6 on 6 of 8 and
+overflows to NaN on 2 (and that setting overflows on 2 of the 4 small drops too, where the
+defaults are smooth). The likely mechanism: the trajectory crosses
 regions of negative curvature (loads drifting to |y| ~ 1e3 S, elements switching off), where the
 momentum iteration amplifies perturbations by ~exp(lr |lambda| t / (1 - momentum)), and a fixed count
 does not always leave enough contracting steps to damp it. Refreshing the preconditioner every 50
