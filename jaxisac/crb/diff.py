@@ -157,7 +157,7 @@ def optimal_solution(problem: ExtendedTargetCRB, solver: RBAL | None = None, new
     br = branch0
     smooth = ok & ((br == Branch.RBAL) | (br == Branch.NEWTON)) & (fres < 1e-6) & (result0 == 0)
     smooth = smooth & (jnp.min(mu0) > solver.mu_ratio * jnp.max(mu0))
-    R, mu, p, B, V, _ = K_._kkt_parts(z, Ht, rho, s2, P, c)
+    R, mu, p, B, V, _, _ = K_._kkt_parts(z, Ht, rho, s2, P, c)
     W = Ut @ (V * jnp.sqrt(jnp.maximum(p, 0)).astype(V.dtype)[None, :])
     theta = (P - jnp.real(jnp.trace(R))) / c
     n_t = Ut.shape[0]
