@@ -20,7 +20,7 @@ Differentiation (``docs/differentiation.md``):
 
 * :class:`TM`, :class:`RobustTM`: **envelope**. The SDP runs on ``stop_gradient`` data; ``objective``
   (the optimal value) carries the envelope-theorem derivative: the SDP's Lagrangian is re-evaluated at
-  the computed primal-dual point with the live data (:func:`~jaxisac.core.sdp_envelope.envelope_term`), e.g. ``d tr H_hat / d p_t = y_t``
+  the computed primal-dual point with the live data (:func:`~jaxisac.core.sdp.envelope_term`), e.g. ``d tr H_hat / d p_t = y_t``
   (the dual multiplier of measurement ``t``). Forward and reverse mode, ``jit``, ``vmap``; with respect
   to every array of the measurements (``p``, ``V``, ``p0``; robust: ``lower``, ``upper``, ``sigma2``) and
   RobustTM's ``rho``. Exact where the SDP's primal and dual optima are unique (generic) and to the ADMM
@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 
 from ..core.sdp import ADMMSDP, SDP, SDPValue, soc_square_epigraph
-from ..core.sdp_envelope import envelope_term
+from ..core.sdp import envelope_term
 from ..core.solution import Solution, Status
 from ..core.solve import AbstractSolver, solve
 from ..core.validation import is_concrete

@@ -14,7 +14,7 @@ from . import manifolds
 from .implicit import implicit_solution, ravel_real
 from .riemannian import AbstractManifoldProblem, RiemannianAscent, RiemannianCG
 from .roots import RootResult, bracketed_root
-from .sdp import ADMMSDP, SDP, SDPValue, optimal_value, solve_sdp
+from .sdp import ADMMSDP, SDP, SDPValue, envelope_term, lagrangian, optimal_value, solve_sdp
 from .solution import Solution, SolveError, Status, status_message
 from .solve import AbstractSolver, solve, tree_where
 from .sweep import ProgressBar, Table, sweep
@@ -39,6 +39,8 @@ __all__ = [
     "bracketed_root",
     "manifolds",
     "optimal_value",
+    "lagrangian",
+    "envelope_term",
     "solve_sdp",
     "ProgressBar",
     "Solution",

@@ -78,7 +78,7 @@ from .solution import Solution, Status
 from .solve import AbstractSolver, solve
 from .validation import check_array, check_hermitian, is_concrete
 
-__all__ = ["SDP", "SDPValue", "ADMMSDP", "solve_sdp", "optimal_value", "soc_square_epigraph"]
+__all__ = ["SDP", "SDPValue", "ADMMSDP", "solve_sdp", "optimal_value", "lagrangian", "envelope_term", "soc_square_epigraph"]
 
 
 def _shape_str(shape) -> str:
@@ -427,17 +427,42 @@ def solve_sdp(
     return solve(sdp, solver, init=init, max_steps=max_steps, throw=throw)
 
 
-def _envelope(sdp: SDP, dsdp: SDP, value: SDPValue) -> jax.Array:
-    rdt = sdp.real_dtype
-    dval = jnp.zeros((), rdt)
+def _re_inner(A, X):
+    """``Re <A, X> = Re tr(A^H X)`` over the trailing two axes."""
+    return jnp.sum(jnp.real(jnp.conj(A) * X), axis=(-2, -1))
+
+
+def lagrangian(sdp: SDP, value: SDPValue) -> jax.Array:
+    """Lagrangian of ``sdp`` at the primal-dual point ``value`` (real scalar)::
+
+        sum_j Re<C_j, X_j> + c^T s + sum_k q_k^T u_k - y^T (sum_j Re<A_j, X_j> + G s + sum_k Q_k u_k - b)
+
+    At a primal-dual optimum it equals the optimal value; its derivative with respect to the data of
+    ``sdp`` at fixed ``value`` is the derivative of the optimal value (envelope theorem).
+    """
+    if not isinstance(sdp, SDP):
+        raise ValueError(f"sdp: expected a jaxisac.core.sdp.SDP, got {type(sdp).__name__}")
+    if not isinstance(value, SDPValue):
+        raise ValueError(f"value: expected a jaxisac.core.sdp.SDPValue, got {type(value).__name__}")
     y = value.y
-    for X, dC, dA in zip(value.X, dsdp.C, dsdp.A):
-        dval = dval + jnp.sum(jnp.real(jnp.conj(dC) * X))
-        dval = dval - jnp.dot(y, jnp.real(jnp.einsum("ikl,kl->i", jnp.conj(dA), X)))
-    dval = dval + jnp.dot(dsdp.c, value.s) - jnp.dot(y, dsdp.G @ value.s) + jnp.dot(dsdp.b, y)
-    for dq, dQ, u in zip(dsdp.q, dsdp.Q, value.u):
-        dval = dval + jnp.dot(dq, u) - jnp.dot(y, dQ @ u)
-    return dval
+    L = jnp.asarray(jnp.dot(sdp.c, value.s), sdp.real_dtype)
+    r = -sdp.b + sdp.G @ value.s
+    for C, A, X in zip(sdp.C, sdp.A, value.X):
+        L = L + _re_inner(C, X)
+        r = r + _re_inner(A, X[None])
+    for q, Q, u in zip(sdp.q, sdp.Q, value.u):
+        L = L + jnp.dot(q, u)
+        r = r + Q @ u
+    return L - jnp.dot(y, r)
+
+
+def envelope_term(sdp: SDP, value: SDPValue) -> jax.Array:
+    """Zero-valued scalar whose derivative (forward and reverse mode) is the envelope derivative of
+    ``sdp``'s optimal value at the primal-dual point ``value`` (held fixed). Add it to a value
+    computed on ``stop_gradient`` data."""
+    value = jax.tree_util.tree_map(lambda a: jax.lax.stop_gradient(a) if eqx.is_inexact_array(a) else a, value)
+    L = lagrangian(sdp, value)
+    return L - jax.lax.stop_gradient(L)
 
 
 def soc_square_epigraph(d_coeff: Any, one_row: int, m: int, weight: Any = 1.0, dtype=None):
@@ -483,6 +508,7 @@ def optimal_value(sdp: SDP, solver: ADMMSDP = ADMMSDP(), *, max_steps: int | Non
         (p,), (dp,) = primals, tangents
         sol = solve_sdp(p, solver, max_steps=max_steps)
         val = jnp.where(sol.result == int(Status.SUCCESS), sol.objective, jnp.nan)
-        return val, _envelope(p, dp, sol.value)
+        value_fixed = jax.lax.stop_gradient(sol.value)
+        return val, jax.jvp(lambda q: lagrangian(q, value_fixed), (p,), (dp,))[1]
 
     return value(sdp)

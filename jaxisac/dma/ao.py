@@ -40,14 +40,15 @@ derivative of the P2 optimal value at the AO's final loads ``y*`` held fixed, wi
 array of the problem (``p_max``, ``gamma``, ``beta_lo``/``beta_hi``, ``model.R0``, the admittances and
 channels): P2 is solved once more at ``y*`` (warm-started from the last accepted SDP iterate,
 ``envelope_steps`` ADMM checks) and its Lagrangian is re-evaluated with the live data at that
-primal-dual point (:func:`jaxisac.core.sdp_envelope.envelope_term`), the same derivative as
+primal-dual point (:func:`jaxisac.core.sdp.envelope_term`), the same derivative as
 ``jax.grad(dma.p2_value)`` at fixed ``y*``. It is the derivative of the optimised P_tot because
 ``y*`` is stationary for ``y -> P2(y)`` (``d/dy`` vanishes there) and the SDR of P2 is tight.
 Forward and reverse mode, ``jit``, ``vmap``. Valid where the AO converged (``result == SUCCESS``, not
 Phase I) to a point where P2's optima are unique and its active set does not change; accurate to the
 ADMM tolerance of that last solve (1e-6 relative in float64) and to the AO's stationarity
 (``rtol``). ``value`` (``y``, ``B``) and ``stats`` carry no derivative.
-:mod:`jaxisac.dma.direct` is an experimental unrolled joint method (not smooth yet).
+:mod:`jaxisac.dma.direct` is the joint (y, B) alternative (often a higher P_tot; unrolled derivative,
+to be checked at full size).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ import jax
 import jax.numpy as jnp
 
 from ..core.sdp import ADMMSDP, solve_sdp
-from ..core.sdp_envelope import envelope_term
+from ..core.sdp import envelope_term
 from ..core.solution import Solution, Status
 from ..core.solve import AbstractSolver, tree_where
 from ..kernels import dma as _kd
