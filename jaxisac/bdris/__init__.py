@@ -113,6 +113,7 @@ __all__ = [
     "singular_value_bounds",
     "spec_instance",
     "symmetric_polar",
+    "symmetric_power_max",
     "symmetry_error",
     "takagi",
     "theta_dof_max",

@@ -29,6 +29,7 @@ from jaxisac.kernels import bdris as kb
 
 from .problems import ChannelShaping
 from .rate import _rate, _wf_covariance
+from .symmetric import symmetric_power_max
 
 __all__ = ["RateMaximisation", "RateAO", "power_gain_theta"]
 
@@ -124,7 +125,8 @@ class RateAO(AbstractSolver):
         max_steps: outer iterations (default 100).
         rtol: stop when the relative rate change is ``<= rtol`` (default 1e-10).
         inner: the passive-step solver (default ``RiemannianCG(gtol=1e-8, max_steps=500)``).
-        init_mode: ``"pmax"`` (default; Prop 5 optimum and its water-filling ``Q``), ``"isotropic"``
+        init_mode: ``"pmax"`` (default; Prop 5 optimum and its water-filling ``Q``; for a symmetric
+            problem the Takagi P-max factor of :func:`~jaxisac.bdris.symmetric_power_max`), ``"isotropic"``
             (``Theta_0 = I``, ``Q_0 = (P/N_T) I``) or ``"direct"`` (the authors': ``Q_0`` from ``H_D``;
             can stall, spec §4.8). A user warm start ``jaxisac.solve(..., init=theta)`` replaces
             ``Theta_0`` (then ``Q_0`` is its water-filling covariance).
@@ -160,6 +162,11 @@ class RateAO(AbstractSolver):
         n_t = p.H_forward.shape[1]
         if init is None and self.init_mode == "pmax" and not p.symmetric:
             x0 = power_gain_theta(p.H_direct, p.H_backward, p.H_forward, x0, max_steps=self.pmax_steps)
+        elif init is None and self.init_mode == "pmax":
+            # symmetric: the Takagi P-max factor Q (Theta = Q Q^T), not Q = I
+            x0 = symmetric_power_max(
+                p.H_direct, p.H_backward, p.H_forward, group_size=p.group_size, max_steps=self.pmax_steps
+            ).astype(dt)
         if init is None and self.init_mode == "isotropic":
             Q0 = (p.power / n_t) * jnp.eye(n_t, dtype=dt)
         elif init is None and self.init_mode == "direct":
