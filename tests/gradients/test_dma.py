@@ -1,8 +1,8 @@
 """Gradient matrix of DMA hybrid beamforming (seed 000) on a tiny model (N = 2 waveguides x 3
 elements): ``p2_value`` (envelope theorem through ``core.sdp.optimal_value``) with respect to the
 power budget and the load conductance R0; ``DMAAO``'s objective (envelope: the same derivative at
-the AO's final loads) against full AO re-solves. The direct method's unrolled map is documented as
-non-smooth."""
+the AO's final loads) against full AO re-solves. The direct method's unrolled derivatives are tested
+in tests/dma/test_direct.py."""
 
 import equinox as eqx
 import jax
