@@ -52,8 +52,7 @@ def solve_batch(problems, solver, *, init=None, max_steps: int | None = None, fi
         first_budget: iteration budget of the first pass (default: two polish blocks,
             ``2 * solver.polish_every`` for R-BAL with its polish, else ``solver.max_steps``, i.e. one
             pass). The members that end with ``Status.MAX_STEPS`` within it are re-solved, warm-started,
-            with the remaining budget (R-BAL: with doubled ``polish_every`` and ``newton_steps``,
-            which suit the hard members left); ``stats`` counters (iterations, steps, Newton attempts) add up
+            with the remaining budget; ``stats`` counters (iterations, steps, Newton attempts) add up
             over both passes. ``first_budget >= solver.max_steps`` gives a plain single pass (after
             pass 0), whose results equal one-at-a-time ``jaxisac.solve`` calls.
 
@@ -100,7 +99,7 @@ def _merge(sol, sub, rows, padded, summed=()):
     return jax.tree_util.tree_map(put, sol, eqx.tree_at(lambda s: s.stats, sub, stats))
 
 
-def _passes(problems, solver, init, steps, first_budget, cap, straggler_newton=True):
+def _passes(problems, solver, init, steps, first_budget, cap):
     """A short pass over all members, then the unfinished ones re-solved, warm-started."""
     if first_budget >= cap:
         return _solve_batch(problems, solver, init, steps)
@@ -110,9 +109,5 @@ def _passes(problems, solver, init, steps, first_budget, cap, straggler_newton=T
         return sol
     idx = _padded(late)
     rest = eqx.tree_at(lambda s: s.max_steps, solver, cap - first_budget)
-    if straggler_newton and getattr(rest, "polish", False):
-        # the members left are the hard ones (near the isotropic boundary or weakly active):
-        # longer blocks and Newton attempts suit them (measured at N_t = 32: 725 -> 400 iterations)
-        rest = dataclasses.replace(rest, polish_every=2 * rest.polish_every, newton_steps=4 * rest.newton_steps // 3)
     sol2 = _solve_batch(_take(problems, idx), rest, _take(sol.value, idx), steps)
     return _merge(sol, sol2, late, idx, _SUMMED_STATS)

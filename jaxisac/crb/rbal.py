@@ -130,8 +130,8 @@ class RBAL(AbstractSolver):
     max_steps: int = 20000
     polish: bool = eqx.field(default=True, static=True)
     mu_ratio: float = 1e-3
-    newton_steps: int = eqx.field(default=12, static=True)
-    polish_every: int = eqx.field(default=25, static=True)
+    newton_steps: int = eqx.field(default=16, static=True)
+    polish_every: int = eqx.field(default=50, static=True)
     tau_decay: float = 0.5
     tau0_min: float = 0.01
     tau_grow: float = 2.0
