@@ -450,23 +450,20 @@ def isotropic_certificate(Ht, rho, sigma2, P, n_t, iters: int = 32, gamma: float
         f = jnp.sum(w * g)
         return g, f, jnp.all(g >= beta), f < 1 - 64 * jnp.finfo(rdt).eps
 
-    w_ng, G_ng, beta_ng = jax.lax.stop_gradient((1 / jnp.sum(beta) * jnp.ones_like(beta), G, beta))
+    w0, G_ng, beta_ng = jax.lax.stop_gradient((1 / jnp.sum(beta) * jnp.ones_like(beta), G, beta))
 
     def body(c):
-        w, _, _, _, t = c
-        g, f, _, _ = decide(w, G_ng, beta_ng)
+        w, g, f, _, _, t = c
         step = jnp.clip(gamma * jnp.log(f * beta_ng / g), -20.0, 20.0)
         w = w * jnp.exp(step)
         w = w / jnp.sum(beta_ng * w)
-        _, _, fires, not_iso = decide(w, G_ng, beta_ng)
-        return w, fires, not_iso, f, t + 1
+        return (w, *decide(w, G_ng, beta_ng), t + 1)
 
     def cond(c):
-        _, fires, not_iso, _, t = c
+        _, _, _, fires, not_iso, t = c
         return (t < iters) & ~fires & ~not_iso
 
-    _, fires0, not0 = decide(w_ng, G_ng, beta_ng)[1:]
-    w, fires, not_iso, _, steps = jax.lax.while_loop(cond, body, (w_ng, fires0, not0, jnp.ones((), rdt), 0))
+    w, _, _, fires, not_iso, steps = jax.lax.while_loop(cond, body, (w0, *decide(w0, G_ng, beta_ng), 0))
     # the beams at the final weights, differentiable in H~ (weights held fixed)
     _, lam, V = parts(w, G)
     Mmh = (V * (1 / jnp.sqrt(lam)).astype(V.dtype)[None, :]) @ _ct(V)
@@ -603,15 +600,7 @@ def kkt_point_from_bal(it: RBALIterate, Ht, rho, sigma2, P, c, inactive=None):
 def kkt_newton_step(z, Ht, rho, sigma2, P, c, inactive=None):
     """One damped Newton step on :func:`kkt_residual` (dense Jacobian; the step length among
     1, 1/2, 1/4, 1/8 with the smallest residual). Returns ``(z_new, |F(z_new)|_inf)``."""
-    F = lambda zz: kkt_residual(zz, Ht, rho, sigma2, P, c, inactive)  # noqa: E731
-    f0, J = F(z), jax.jacfwd(F)(z)
-    dz = jnp.linalg.solve(J, f0)
-    steps = jnp.asarray([1.0, 0.5, 0.25, 0.125], z.dtype)
-    cand = z[None, :] - steps[:, None] * dz[None, :]
-    norms = jax.vmap(lambda zz: jnp.max(jnp.abs(F(zz))))(cand)
-    norms = jnp.where(jnp.isfinite(norms), norms, jnp.inf)
-    i = jnp.argmin(norms)
-    return cand[i], norms[i]
+    return kkt_newton_solve(z, Ht, rho, sigma2, P, c, inactive, steps=1, refresh=1)
 
 
 def kkt_newton_solve(z0, Ht, rho, sigma2, P, c, inactive=None, steps: int = 16, refresh: int = 4):
@@ -652,6 +641,11 @@ def kkt_newton_solve(z0, Ht, rho, sigma2, P, c, inactive=None, steps: int = 16, 
     return z, fn
 
 
+def _beam_slack(R, p, g, Ht, rho, sigma2):
+    """SINR rows of the beams sqrt(p_k) v_k (g_k = h~_k^H v_k): rho_k p_k g_k^2 - h~_k^H R~ h~_k - sigma2."""
+    return rho * p * g * g - _quad(Ht, R) - sigma2
+
+
 def kkt_certificate(z, Ht, rho, sigma2, P, c, inactive=None):
     """KKT point -> ``(ok, X)``: ok when mu > 0, p > 0, B~ > 0, R~ > 0 and tr R~ < P (then the
     stationarity, complementarity and dual feasibility of (7) hold exactly at an F = 0 root, so X is
@@ -666,8 +660,7 @@ def kkt_certificate(z, Ht, rho, sigma2, P, c, inactive=None):
     else:
         Pa, Pn, _ = _inactive_basis(Ht, inactive)
         Bp = _herm(Pa @ B @ Pa) + Pn * jnp.max(jnp.abs(jnp.linalg.eigvalsh(B)))
-        hRh = _quad(Ht, R)
-        slack = rho * p * g * g - hRh - sigma2  # g_k = h~_k^H v_k: the SINR row of beam sqrt(p_k) v_k
+        slack = _beam_slack(R, p, g, Ht, rho, sigma2)
         ok = jnp.all(jnp.where(inactive, slack >= 0, mu > 0)) & (jnp.min(p) > 0)
         ok = ok & (jnp.min(jnp.linalg.eigvalsh(Bp)) > 0) & jnp.any(~inactive)
     ok = ok & (jnp.min(jnp.linalg.eigvalsh(R)) > 0) & (jnp.real(jnp.trace(R)) < P)
@@ -680,8 +673,7 @@ def kkt_active_set_update(z, Ht, rho, sigma2, P, c, inactive):
     inactive user whose SINR row is violated by its beam in N becomes active, an active user with
     mu_k <= 0 becomes inactive. Returns the new (K,) bool mask (unchanged at a certified root)."""
     R, mu, p, B, V, g, _ = _kkt_parts(z, Ht, rho, sigma2, P, c, inactive)
-    slack = rho * p * g * g - _quad(Ht, R) - sigma2
-    return jnp.where(inactive, slack >= 0, mu <= 0)
+    return jnp.where(inactive, _beam_slack(R, p, g, Ht, rho, sigma2) >= 0, mu <= 0)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -216,7 +216,6 @@ class RBAL(AbstractSolver):
         """One Newton attempt from the current R-BAL iterate (``newton_steps`` damped steps)."""
         d = s.data
         _, ntol = self._tols(s.tau.dtype)
-        big = jnp.asarray(jnp.finfo(s.tau.dtype).max, s.tau.dtype)
         mu = -s.it.mu
         # users whose multiplier estimate is negligible are treated as inactive (the active-set KKT
         # system of kkt_residual stays nonsingular there); every other user as active
@@ -231,14 +230,13 @@ class RBAL(AbstractSolver):
         )
         ok, _ = K_.kkt_certificate(z, d.Ht, d.rho, d.sigma2, d.P, d.c, inactive0)
         ok = ok & (fn <= ntol)
-        inactive = inactive0
         # primal-dual active-set correction: a relaxed root that violates a dropped user's SINR row
         # re-activates that user, a negative multiplier drops one (the certificate never accepts
         # such a root); the multiplier-estimate guess resumes once the correction stops changing
         new = K_.kkt_active_set_update(z, d.Ht, d.rho, d.sigma2, d.P, d.c, inactive0) & self.inactive_newton
         changed = jnp.any(new != inactive0) & ~ok & (fn <= ntol)  # only a converged relaxed root informs
         active = (jnp.max(mu) > 0) & (self.inactive_newton | (jnp.min(mu) > self.mu_ratio * jnp.max(mu)))
-        done = active & ~s.converged & (fn <= ntol) & ok
+        done = active & ~s.converged & ok
         # tau adapts after a failed attempt (spec §9.4, §9.6: no fixed tau suits both regimes). The
         # dimensionless multiplier nu_k = mu_k ||h~_k||^2 (P/N_t)^2 (~1 or more when user k's
         # constraint binds strongly, << 1 near the isotropic boundary) decides: every user strongly
@@ -256,7 +254,7 @@ class RBAL(AbstractSolver):
         )
         return s._replace(
             has_guess=changed, guess=new,
-            z=jnp.where(done, z, s.z), inactive=jnp.where(done, inactive, s.inactive), fnorm=jnp.where(done, fn, s.fnorm), n_newton=s.n_newton + active.astype(jnp.int32),
+            z=jnp.where(done, z, s.z), inactive=jnp.where(done, inactive0, s.inactive), fnorm=jnp.where(done, fn, s.fnorm), n_newton=s.n_newton + active.astype(jnp.int32),
             converged=s.converged | done, phase=jnp.where(done, 1, s.phase).astype(jnp.int32), tau=tau,
         )
 
