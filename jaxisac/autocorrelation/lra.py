@@ -49,7 +49,7 @@ import jax.numpy as jnp
 from ..core.sdp import ADMMSDP, SDP, SDPValue, soc_square_epigraph
 from ..core.sdp import envelope_term
 from ..core.solution import Solution, Status
-from ..core.solve import AbstractSolver, solve
+from ..core.solve import AbstractSolver, solve, stop_gradient_tree
 from ..core.validation import is_concrete
 from ..kernels import autocorrelation as _k
 from .problems import PowerMeasurements, RobustMeasurements
@@ -87,10 +87,6 @@ def lra_sdp(V, p, p0, X) -> SDP:
     G = jnp.concatenate([-p, jnp.zeros((1,), rd)])[:, None]
     return SDP(C=(-P,), A=(A,), b=b, c=jnp.zeros((1,), rd), G=G)
 
-
-def _stop(tree):
-    """``stop_gradient`` on every inexact array leaf of ``tree`` (the data the SDP solves run on)."""
-    return jax.tree_util.tree_map(lambda a: jax.lax.stop_gradient(a) if eqx.is_inexact_array(a) else a, tree)
 
 
 def _scale(p):
@@ -135,7 +131,7 @@ class TM(AbstractSolver):
     def init(self, problem, init):
         if not isinstance(problem, PowerMeasurements):
             raise ValueError(f"problem: TM expects PowerMeasurements, got {type(problem).__name__}")
-        pr = _stop(problem)
+        pr = stop_gradient_tree(problem)
         s = _scale(pr.p)
         sol = solve(tm_sdp(pr.V, pr.p / s, pr.p0), self.sdp, throw=False)
         # min tr H s.t. A(H) = b is homogeneous in b: the multipliers do not depend on the scale s
@@ -150,7 +146,7 @@ class TM(AbstractSolver):
     def postprocess(self, problem, state, result, stats):
         stats = dict(stats)
         stats.update(sdp_iterations=state.iterations, multipliers=state.y)
-        st = _stop(state)
+        st = stop_gradient_tree(state)
         rd = st.y.dtype
         pt = SDPValue(X=(st.H,), s=jnp.zeros((0,), rd), y=st.y, Z=(jnp.zeros_like(st.H),), z=jnp.zeros((0,), rd))
         objective = jnp.real(jnp.trace(st.H)) + envelope_term(tm_sdp(problem.V, problem.p, problem.p0), pt)
@@ -409,7 +405,7 @@ class RobustTM(AbstractSolver):
     def init(self, problem, init):
         if not isinstance(problem, RobustMeasurements):
             raise ValueError(f"problem: RobustTM expects RobustMeasurements, got {type(problem).__name__}")
-        pr = _stop(problem)
+        pr = stop_gradient_tree(problem)
         unit, lo, hi = _robust_units(pr)
         rd = lo.dtype
         sol = solve(robust_tm_sdp(pr.V, lo, hi, pr.p0, jax.lax.stop_gradient(jnp.asarray(self.rho, rd))), self.sdp,
@@ -429,7 +425,7 @@ class RobustTM(AbstractSolver):
     def postprocess(self, problem, st, result, stats):
         stats = dict(stats)
         stats.update(sdp_iterations=st.sdp_iterations, delta=st.unit * st.delta, ratio=st.g)
-        st = _stop(st)
+        st = stop_gradient_tree(st)
         _, lo, hi = _robust_units(problem)
         live = robust_tm_sdp(problem.V, lo, hi, problem.p0, jnp.asarray(self.rho, lo.dtype))
         objective = st.tm_objective + envelope_term(live, st.sdp)

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from jaxisac.core import Solution, Status, check_positive
 from jaxisac.core.manifolds import BlockUnitary
 from jaxisac.core.riemannian import RiemannianCG
-from jaxisac.core.solve import AbstractSolver, solve
+from jaxisac.core.solve import AbstractSolver, solve, stop_gradient_tree
 from jaxisac.kernels import bdris as kb
 
 from .problems import ChannelShaping
@@ -151,7 +151,7 @@ class RateAO(AbstractSolver):
             raise ValueError(f"rtol: expected a non-negative tolerance, got {self.rtol}")
 
     def _data(self, problem):
-        return jax.tree_util.tree_map(lambda a: jax.lax.stop_gradient(a) if eqx.is_inexact_array(a) else a, problem)
+        return stop_gradient_tree(problem)
 
     def init(self, problem, init):
         if not isinstance(problem, RateMaximisation):

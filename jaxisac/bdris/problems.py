@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from jaxisac.core import Solution, Status, check_array, check_positive
 from jaxisac.core.manifolds import BlockUnitary
 from jaxisac.core.riemannian import AbstractManifoldProblem
-from jaxisac.core.solve import AbstractSolver
+from jaxisac.core.solve import AbstractSolver, stop_gradient_tree
 from jaxisac.kernels import bdris as kb
 
 from .model import check_group_size
@@ -181,7 +181,7 @@ class PowerGainMM(AbstractSolver):
             raise ValueError(f"rtol: expected a non-negative tolerance, got {self.rtol}")
 
     def _data(self, problem):
-        p = jax.tree_util.tree_map(lambda a: jax.lax.stop_gradient(a) if eqx.is_inexact_array(a) else a, problem)
+        p = stop_gradient_tree(problem)
         return p.H_direct, p.H_backward, p.H_forward
 
     def init(self, problem, init):

@@ -16,7 +16,7 @@ from .riemannian import AbstractManifoldProblem, RiemannianAscent, RiemannianCG
 from .roots import RootResult, bracketed_root
 from .sdp import ADMMSDP, SDP, SDPValue, envelope_term, lagrangian, optimal_value, solve_sdp
 from .solution import Solution, SolveError, Status, status_message
-from .solve import AbstractSolver, solve, tree_where
+from .solve import AbstractSolver, solve, stop_gradient_tree, tree_where
 from .sweep import ProgressBar, Table, sweep
 from .validation import (
     as_array,
@@ -39,6 +39,7 @@ __all__ = [
     "bracketed_root",
     "manifolds",
     "optimal_value",
+    "stop_gradient_tree",
     "lagrangian",
     "envelope_term",
     "solve_sdp",

@@ -70,7 +70,7 @@ import jax.numpy as jnp
 from .complex import value_and_ascent_grad
 from .manifolds.base import AbstractManifold
 from .solution import Solution, Status
-from .solve import AbstractSolver, tree_where
+from .solve import AbstractSolver, stop_gradient_tree, tree_where
 
 __all__ = ["AbstractManifoldProblem", "RiemannianAscent", "RiemannianCG", "RiemannianState"]
 
@@ -121,11 +121,6 @@ class RiemannianState(eqx.Module):
     evals: jax.Array
     trace: jax.Array | None
 
-
-def _stop_data_gradients(problem):
-    return jax.tree_util.tree_map(
-        lambda a: jax.lax.stop_gradient(a) if eqx.is_inexact_array(a) else a, problem
-    )
 
 
 def _real_dtype(x) -> Any:
@@ -180,7 +175,7 @@ class _AbstractRiemannian(AbstractSolver):
             raise ValueError(f"max_steps: expected a non-negative integer, got {self.max_steps}")
 
     def _inner_problem(self, problem):
-        return _stop_data_gradients(problem) if self.adjoint == "envelope" else problem
+        return stop_gradient_tree(problem) if self.adjoint == "envelope" else problem
 
     def init(self, problem, init):
         if not isinstance(problem, AbstractManifoldProblem):

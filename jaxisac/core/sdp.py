@@ -75,7 +75,7 @@ import numpy as np
 from ..kernels import sdp as _k
 from .complex import hermitian_part
 from .solution import Solution, Status
-from .solve import AbstractSolver, solve
+from .solve import AbstractSolver, solve, stop_gradient_tree
 from .validation import check_array, check_hermitian, is_concrete
 
 __all__ = ["SDP", "SDPValue", "ADMMSDP", "solve_sdp", "optimal_value", "lagrangian", "envelope_term", "soc_square_epigraph"]
@@ -460,7 +460,7 @@ def envelope_term(sdp: SDP, value: SDPValue) -> jax.Array:
     """Zero-valued scalar whose derivative (forward and reverse mode) is the envelope derivative of
     ``sdp``'s optimal value at the primal-dual point ``value`` (held fixed). Add it to a value
     computed on ``stop_gradient`` data."""
-    value = jax.tree_util.tree_map(lambda a: jax.lax.stop_gradient(a) if eqx.is_inexact_array(a) else a, value)
+    value = stop_gradient_tree(value)
     L = lagrangian(sdp, value)
     return L - jax.lax.stop_gradient(L)
 

@@ -57,6 +57,12 @@ def tree_where(pred: jax.Array, on_true: Any, on_false: Any) -> Any:
     return jax.tree_util.tree_map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
 
+def stop_gradient_tree(tree: Any) -> Any:
+    """``stop_gradient`` on every inexact array leaf of ``tree`` (other leaves unchanged): the data a
+    solver iterates on when its derivative comes from the envelope theorem or an implicit rule."""
+    return jax.tree_util.tree_map(lambda a: jax.lax.stop_gradient(a) if eqx.is_inexact_array(a) else a, tree)
+
+
 def _all_finite(tree: Any) -> jax.Array:
     leaves = [
         jnp.all(jnp.isfinite(x))

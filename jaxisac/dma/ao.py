@@ -62,16 +62,12 @@ import jax.numpy as jnp
 from ..core.sdp import ADMMSDP, solve_sdp
 from ..core.sdp import envelope_term
 from ..core.solution import Solution, Status
-from ..core.solve import AbstractSolver, tree_where
+from ..core.solve import AbstractSolver, stop_gradient_tree, tree_where
 from ..kernels import dma as _kd
 from .analog import P4MMConfig, analog_step
 from .digital import default_sdp_solver, digital_step, evaluate, p2_sdp, scale_to_max_power, scale_to_min_power
 from .problem import DMAProblem
 
-
-def _stop(tree):
-    """``stop_gradient`` on every inexact array leaf (the AO runs on frozen data)."""
-    return jax.tree_util.tree_map(lambda a: jax.lax.stop_gradient(a) if eqx.is_inexact_array(a) else a, tree)
 
 
 def _p2_at(problem: DMAProblem, y):
@@ -214,8 +210,8 @@ class DMAAO(AbstractSolver):
     def init(self, problem: DMAProblem, init: Any | None) -> AOState:
         if not isinstance(problem, DMAProblem):
             raise ValueError(f"problem: DMAAO expects a DMAProblem, got {type(problem).__name__}")
-        problem = _stop(problem)
-        init = None if init is None else _stop(init)
+        problem = stop_gradient_tree(problem)
+        init = None if init is None else stop_gradient_tree(init)
         rdt = problem.p_max.dtype
         y = problem.y0 if init is None else jnp.asarray(init["y"], rdt)
         sdp = self._sdp_init(problem)
@@ -251,7 +247,7 @@ class DMAAO(AbstractSolver):
         )
 
     def step(self, problem: DMAProblem, state: AOState) -> AOState:
-        problem = _stop(problem)
+        problem = stop_gradient_tree(problem)
         p1 = state.phase == 1
         cap = 10.0 * problem.p_max
         z, _, p4s = analog_step(
@@ -332,7 +328,7 @@ class DMAAO(AbstractSolver):
         )
 
     def terminate(self, problem: DMAProblem, state: AOState):
-        problem = _stop(problem)
+        problem = stop_gradient_tree(problem)
         infeasible = ~state.feasible
         converged = (state.kappa < self.kappa_min) | (state.stall >= self.patience) | (state.iters >= self.max_iters)
         converged = converged & (state.phase == 0)
@@ -341,8 +337,8 @@ class DMAAO(AbstractSolver):
 
     def postprocess(self, problem: DMAProblem, state: AOState, result, stats) -> Solution:
         live = problem
-        problem = _stop(problem)
-        state = _stop(state)
+        problem = stop_gradient_tree(problem)
+        state = stop_gradient_tree(state)
         ev = evaluate(problem, state.y, state.B)
         # envelope: P2 at the final loads (frozen data, warm-started), its Lagrangian re-evaluated with
         # the live data at that primal-dual point; P2 minimises -value
