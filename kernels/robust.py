@@ -25,7 +25,10 @@ __all__ = [
     "remedy_exact",
     "remedy_prop8",
     "method2_waveform",
+    "remedy_semi_unitary",
+    "polar_deflated",
     "tpc_quadratic",
+    "tpc_lowrank",
     "quadratic_sphere_terms",
 ]
 
@@ -43,7 +46,7 @@ def _semi_identity(n: int, m: int, dtype) -> jax.Array:
 # --------------------------------------------------------------------------------------------
 
 
-def sphere_secular(gaps: jax.Array, w: jax.Array, r: jax.Array, max_steps: int = 100):
+def sphere_secular(gaps: jax.Array, w: jax.Array, r: jax.Array, max_steps: int = 100, hard_floor=None):
     """Solve ``sum_i w_i / (mu + gaps_i)^2 = r^2`` for ``mu >= 0`` (gaps >= 0, w >= 0, r > 0).
 
     This is the multiplier equation of ``min/max of a quadratic on a sphere`` written in the
@@ -55,6 +58,8 @@ def sphere_secular(gaps: jax.Array, w: jax.Array, r: jax.Array, max_steps: int =
 
     Hard case: ``w_0 = 0`` and ``sum_{gaps > 0} w_i / gaps_i^2 <= r^2``: then ``mu = 0`` and the
     remaining norm ``tau2 = r^2 - sum w_i / gaps_i^2`` must go along the extreme eigenvector(s).
+    ``w_0`` counts as zero below ``hard_floor`` (default ``eps * sum(w)``, the round-off of a weight
+    computed by projection onto an eigenvector; callers that know ``w_0`` more accurately pass less).
 
     Returns:
         ``(mu, tau2, hard, status)``: ``mu`` (real scalar), ``tau2 >= 0`` (zero unless hard case),
@@ -71,7 +76,8 @@ def sphere_secular(gaps: jax.Array, w: jax.Array, r: jax.Array, max_steps: int =
     # (near-)hard case: the extreme component is negligible and the rest cannot reach the radius. The
     # callers put the remaining norm along the (tiny) extreme component's own direction when it is
     # non-zero, so the solution is continuous across the threshold.
-    hard = (w0 <= eps * jnp.maximum(wtot, tiny)) & (g_excl <= r**2)
+    floor = eps * jnp.maximum(wtot, tiny) if hard_floor is None else hard_floor
+    hard = (w0 <= floor) & (g_excl <= r**2)
 
     def phi(mu, a):  # the data go in as ``args`` so the root is implicitly differentiable in them
         g, ww, rr = a
@@ -99,7 +105,8 @@ def sc_closed_form(H: jax.Array, S: jax.Array, F: jax.Array) -> jax.Array:
 
     For ``H`` with fewer rows than columns (``K < N``, the rank-deficient case of the paper) the
     minimiser is not unique (spec §2.1); we return the deterministic one whose completion is closest to
-    ``I_{N x L}`` (:func:`remedy_exact` with ``Abar = I``), computed without an N x L SVD. For a
+    ``I_{N x L}`` (:func:`remedy_semi_unitary` with ``Abar = I``), computed without any N x N or N x L
+    factorisation (two thin QRs and two K x K ``eigh``). For a
     full-rank stacked ``H`` (``(M, N)``, ``M >= N``, Method 2) it is ``sqrt(L) F U I_{N x L} V^H`` with
     ``U S V^H = svd(F^H H^H S)``. Every metric is invariant to the completion (invariance lemma).
     """
@@ -107,7 +114,7 @@ def sc_closed_form(H: jax.Array, S: jax.Array, F: jax.Array) -> jax.Array:
     L = S.shape[-1]
     sqL = jnp.sqrt(jnp.asarray(L, _rdtype(S)))
     if H.shape[0] < N:
-        return sqL * (F @ remedy_exact(H, S, F, _semi_identity(N, L, S.dtype)))
+        return sqL * (F @ remedy_semi_unitary(H, S, F))
     G = ct(F) @ ct(H) @ S
     U, _, Vh = jnp.linalg.svd(G, full_matrices=True)
     return sqL * (F @ (U @ Vh[:N, :]))
@@ -144,12 +151,18 @@ def f_value(H: jax.Array, S: jax.Array, R: jax.Array) -> jax.Array:
 # --------------------------------------------------------------------------------------------
 
 
-def worst_case_trs(X: jax.Array, S: jax.Array, Hbar: jax.Array, theta: jax.Array, max_steps: int = 100):
+def worst_case_trs(
+    X: jax.Array, S: jax.Array, Hbar: jax.Array, theta: jax.Array, max_steps: int = 100, eig=None
+):
     """Exact maximiser of ``||H X - S||_F^2`` over ``||H - Hbar||_F <= theta`` (trust-region subproblem).
 
     ``E = Hbar X - S``, ``B = E X^H``, ``Q = X X^H = V diag(q) V^H``. Optimality: ``D (lam I - Q) = B``,
     ``lam >= q_max``, ``||D||_F = theta`` (``theta > 0``). Solved in the eigenbasis by
     :func:`sphere_secular`; the hard case (``B v_max = 0``) puts the remaining norm on ``e_1 v_max^H``.
+
+    ``eig``: optional ``(q (N,), V (N, N))``, the ascending eigendecomposition of ``X X^H`` when the
+    caller already has it (sensing-centric waveforms have ``X X^H = L R``: one ``eigh(R)`` serves a
+    whole batch sharing ``R``); default ``eigh(X X^H)``.
 
     Returns:
         ``(H_star, lam, status)``; ``theta <= 0`` gives ``Hbar`` and ``lam = q_max``.
@@ -158,7 +171,7 @@ def worst_case_trs(X: jax.Array, S: jax.Array, Hbar: jax.Array, theta: jax.Array
     theta = jnp.asarray(theta, rd)
     E = Hbar @ X - S
     B = E @ ct(X)
-    q, V = jnp.linalg.eigh(X @ ct(X))
+    q, V = jnp.linalg.eigh(X @ ct(X)) if eig is None else eig
     qmax = q[-1]
     BV = B @ V  # (K, N)
     w = jnp.sum(jnp.abs(BV) ** 2, axis=0)
@@ -267,6 +280,97 @@ def remedy_exact(Hs: jax.Array, S: jax.Array, F: jax.Array, Abar: jax.Array) -> 
     return UK @ ct(VK) + W
 
 
+def remedy_semi_unitary(Hs: jax.Array, S: jax.Array, F: jax.Array, Abar: jax.Array | None = None) -> jax.Array:
+    """:func:`remedy_exact` for a target with orthonormal rows (``Abar Abar^H = I``; ``None``: ``I_{N x L}``).
+
+    Same ``A* = U_K V_K^H + polar(M)``, ``M = P_U Abar P_V`` (``P_U = I - U_K U_K^H``,
+    ``P_V = I - V_K V_K^H``), but the polar factor comes from K x K problems only: with orthonormal rows,
+    ``M M^H = P_U - Y Y^H``, ``Y = P_U Abar V_K`` (N x K). The thin QR ``Y = Q2 R2`` gives
+    ``M M^H = (P_U - Q2 Q2^H) + Q2 (I - R2 R2^H) Q2^H``, so with ``I - R2 R2^H = E diag(t) E^H``
+    (K x K ``eigh``), ``polar(M) = (M M^H)^{+1/2} M = M + Q2 E (diag(t^{-1/2}) - I) E^H Q2^H M``.
+    On batched CPU this replaces the N x N ``eigh`` of :func:`remedy_exact` (the cost of the nominal
+    design and of Method 1's remedy) by a thin QR and a K x K ``eigh``. Returns ``A* (N, L)``.
+    """
+    K, N = Hs.shape
+    L = S.shape[-1]
+    UK, VK = _top_singular_subspaces(Hs, S, F)
+    if Abar is None:  # I_{N x L}: the products with it are slices
+        UA = jnp.concatenate([ct(UK), jnp.zeros((K, L - N), UK.dtype)], axis=1)
+        PA = _semi_identity(N, L, S.dtype) - UK @ UA
+        AV = VK[:N, :]
+    else:
+        UA = ct(UK) @ Abar
+        PA = Abar - UK @ UA
+        AV = Abar @ VK
+    Y = AV - UK @ (ct(UK) @ AV)  # P_U Abar V_K
+    M = PA - Y @ ct(VK)
+    Q2, R2 = jnp.linalg.qr(Y)
+    T = jnp.eye(K, dtype=Y.dtype) - R2 @ ct(R2)
+    t, E = jnp.linalg.eigh(0.5 * (T + ct(T)))
+    tiny = jnp.finfo(t.dtype).tiny
+    f = (jax.lax.rsqrt(jnp.maximum(t, tiny)) - 1.0).astype(Y.dtype)
+    W = M + Q2 @ ((E * f[None, :]) @ (ct(E) @ (ct(Q2) @ M)))
+    return UK @ ct(VK) + W
+
+
+def polar_deflated(G: jax.Array, U0: jax.Array, max_steps: int = 50):
+    """Polar factor ``U V^H`` of a full-row-rank ``G (N, L)`` with K dominant singular values.
+
+    ``U0 (N, K)`` spans an estimate of the dominant left singular subspace (Method 2: the range of
+    ``F^H H*^H``, which carries the ``alpha``-weighted part). Subspace iteration
+    ``U <- qr(G G^H U)`` converges at the rate ``(sigma_{K+1} / sigma_K)^2`` per step (~1e-9 for
+    ``alpha = 1e4``) and stops when the subspace no longer moves. Then, with ``U_perp`` its orthogonal
+    complement, ``polar(G) = U polar(U^H G) + U_perp polar(U_perp^H G)``: two Gram ``eigh`` (K x K and
+    (N-K) x (N-K)), each of a block whose condition number excludes the ``alpha`` gap (the Gram of
+    ``G`` itself would square a condition number of ~1e6 and lose all accuracy). On batched CPU this
+    is about a third of the N x L SVD's cost. A Newton-Schulz step on the complement block restores
+    ``P P^H = I`` to round-off (the Gram route alone leaves it at ``eps cond(block)^2``).
+
+    Returns ``(polar (N, L), status)``; ``MAX_STEPS`` when the subspace did not settle (no dominant gap).
+    """
+    N, L = G.shape
+    K = U0.shape[1]
+    rd = _rdtype(G)
+    eps = jnp.finfo(rd).eps
+    GH = ct(G)
+
+    def cond(c):
+        U, k, ch, ch_prev = c
+        stalled = (ch <= jnp.sqrt(eps)) & (ch > 0.5 * ch_prev)  # at the round-off floor
+        return (k < max_steps) & (ch > 100 * eps) & ~stalled
+
+    def body(c):
+        U, k, ch, _ = c
+        Un, _ = jnp.linalg.qr(G @ (GH @ U))
+        d = Un - U @ (ct(U) @ Un)
+        return Un, k + 1, jnp.sqrt(jnp.sum(jnp.abs(d) ** 2)), ch
+
+    U0, _ = jnp.linalg.qr(U0)
+    inf = jnp.asarray(jnp.inf, rd)
+    U, k, ch, _ = jax.lax.while_loop(cond, body, (U0, jnp.asarray(0, jnp.int32), inf, inf))
+    tiny = jnp.finfo(rd).tiny
+
+    def gram_polar(T):  # polar factor of a full-row-rank block through its Gram eigh
+        C = T @ ct(T)
+        s, P = jnp.linalg.eigh(0.5 * (C + ct(C)))
+        r = jax.lax.rsqrt(jnp.maximum(s, tiny)).astype(T.dtype)
+        return (P * r[None, :]) @ (ct(P) @ T)
+
+    Qc, _ = jnp.linalg.qr(U, mode="complete")
+    Up = Qc[:, K:]
+    Pt = gram_polar(ct(U) @ G)  # (K, L)
+    # the residual coupling U^H G G^H U_perp (round-off times sigma_1^2) would tilt the complement
+    # block's rows towards Pt's; project it out so the rows of the result are orthonormal
+    Gb = ct(Up) @ G
+    Pb = gram_polar(Gb - (Gb @ ct(Pt)) @ Pt)
+    # one Newton-Schulz step on the (less well conditioned) complement block: the Gram route leaves its
+    # rows orthonormal only to eps * cond(block)^2
+    Pb = 1.5 * Pb - 0.5 * ((Pb @ ct(Pb)) @ Pb)
+    out = U @ Pt + Up @ Pb
+    status = jnp.where(k < max_steps, jnp.asarray(0, jnp.int32), jnp.asarray(1, jnp.int32))
+    return out, status
+
+
 def _procrustes(M):
     """``argmax_{U U^H = I} Re tr(U^H M)`` for square ``M``: ``U = P Q^H`` from ``svd(M)``."""
     P, _, Qh = jnp.linalg.svd(M, full_matrices=True)
@@ -336,13 +440,26 @@ def remedy_prop8(
     return U @ I @ ct(V), k, trace
 
 
-def method2_waveform(Hs: jax.Array, S: jax.Array, F: jax.Array, Xbar: jax.Array, alpha) -> jax.Array:
-    """Prop. 9: ``X* = sqrt(L) F U I V^H`` with ``U S V^H = svd(F^H (alpha Hs^H S + Xbar))``."""
+def method2_waveform(Hs: jax.Array, S: jax.Array, F: jax.Array, Xbar: jax.Array, alpha, with_status: bool = False):
+    """Prop. 9: ``X* = sqrt(L) F U I V^H`` with ``U S V^H = svd(F^H (alpha Hs^H S + Xbar))``.
+
+    ``U I V^H`` is the polar factor of ``G = F^H (alpha Hs^H S + Xbar)``; for ``K < N`` it is computed
+    by :func:`polar_deflated` (the ``alpha``-weighted rank-K part spans the dominant subspace, started
+    from the range of ``F^H Hs^H``), otherwise by the SVD. ``with_status=True`` also returns the
+    status of the subspace iteration (``int32``, 0 = converged).
+    """
+    K = Hs.shape[0]
     N, L = Xbar.shape
     rd = _rdtype(Xbar)
-    G = ct(F) @ (jnp.asarray(alpha, rd).astype(Xbar.dtype) * (ct(Hs) @ S) + Xbar)
-    U, _, Vh = jnp.linalg.svd(G, full_matrices=True)
-    return jnp.sqrt(jnp.asarray(L, rd)) * (F @ U @ Vh[:N, :])
+    FH = ct(F) @ ct(Hs)  # (N, K)
+    G = jnp.asarray(alpha, rd).astype(Xbar.dtype) * (FH @ S) + ct(F) @ Xbar
+    if K < N:
+        P, status = polar_deflated(G, FH)
+    else:
+        U, _, Vh = jnp.linalg.svd(G, full_matrices=True)
+        P, status = U @ Vh[:N, :], jnp.asarray(0, jnp.int32)
+    X = jnp.sqrt(jnp.asarray(L, rd)) * (F @ P)
+    return (X, status) if with_status else X
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,6 +476,61 @@ def quadratic_sphere_terms(H, S, X0, rho):
     Q = rho * (ct(H) @ H) + (1 - rho) * jnp.eye(N, dtype=X0.dtype)
     G = rho * (ct(H) @ S) + (1 - rho) * X0
     return Q, G
+
+
+def tpc_lowrank(H: jax.Array, c1, c2, SG: jax.Array, G0: jax.Array, power: jax.Array, max_steps: int = 100):
+    """:func:`tpc_quadratic` for ``Q = c1 H^H H + c2 I`` and ``G = H^H SG + G0`` (``H (K, N)``,
+    ``c1 >= 0``, ``SG (K, L)``, ``G0 (N, L)``): the form of every TPC step of the joint design
+    (nominal: ``c1 = rho``, ``c2 = 1 - rho``, ``SG = rho S``, ``G0 = (1 - rho) X0``; Method 3's (52)
+    after dividing by ``alpha + 1``).
+
+    For ``K < N`` the eigendecomposition of ``Q`` is that of the K x K Gram of ``H``: the thin QR
+    ``H^H = Q1 R1`` and ``R1 R1^H = P diag(s^2) P^H`` give ``Q = U diag(c2 + c1 s^2) U^H + c2 P_perp``
+    with ``U = Q1 P``; the (N - K)-fold eigenvalue ``c2 = q_min`` enters the secular equation as one
+    term of weight ``||P_perp G||^2``, and ``P_perp G = P_perp G0`` exactly (the ``H^H SG`` part lies in
+    ``range(U)``, ``U^H H^H = P^H R1``), so no cancellation against the large ``H^H SG`` term. This
+    replaces the N x N ``eigh`` by a thin QR and a K x K ``eigh``. The hard case puts the remaining
+    norm along ``P_perp G`` (or, when that is zero, along a unit vector of the complement times
+    ``e_1^T``). ``K >= N``: :func:`tpc_quadratic` on the formed ``Q``, ``G``.
+
+    Returns ``(X, lam, status)`` as :func:`tpc_quadratic`.
+    """
+    K, N = H.shape
+    rd = _rdtype(G0)
+    dt = G0.dtype
+    c1 = jnp.asarray(c1, rd)
+    c2 = jnp.asarray(c2, rd)
+    if K >= N:
+        Q = c1.astype(dt) * (ct(H) @ H) + c2.astype(dt) * jnp.eye(N, dtype=dt)
+        return tpc_quadratic(Q, ct(H) @ SG + G0, power, max_steps)
+    Q1, R1 = jnp.linalg.qr(ct(H))
+    C = R1 @ ct(R1)
+    s2, P = jnp.linalg.eigh(0.5 * (C + ct(C)))
+    U = Q1 @ P  # (N, K)
+    UG0 = ct(U) @ G0
+    UG = ct(P) @ (R1 @ SG) + UG0  # U^H G
+    Gp = G0 - U @ UG0  # P_perp G
+    wp = jnp.sum(jnp.abs(Gp) ** 2)
+    w = jnp.concatenate([wp[None], jnp.sum(jnp.abs(UG) ** 2, axis=1)])
+    gaps = jnp.concatenate([jnp.zeros((1,), rd), c1 * jnp.maximum(s2, 0.0)])
+    r = jnp.sqrt(jnp.asarray(power, rd))
+    # w[0] comes from G0 without cancellation against H^H SG: zero only up to the round-off of G0
+    floor = jnp.finfo(rd).eps * jnp.maximum(jnp.sum(jnp.abs(G0) ** 2), jnp.finfo(rd).tiny)
+    mu, tau2, hard, status = sphere_secular(gaps, w, r, max_steps, hard_floor=floor)
+    d = mu + gaps
+    coef = jnp.where(w > 0, 1.0 / jnp.where(d > 0, d, 1.0), 0.0)
+    coef = jnp.where(hard & (gaps <= 0), 0.0, coef).astype(dt)
+    X = coef[0] * Gp + U @ (coef[1:, None] * UG)
+    # hard case: the remaining norm goes into the q_min eigenspace (the complement of range(H^H))
+    L = G0.shape[1]
+    j = jnp.argmin(jnp.sum(jnp.abs(U) ** 2, axis=1))  # e_j has the largest complement component
+    v = jnp.zeros((N,), dt).at[j].set(1.0) - U @ jnp.conj(U[j, :])
+    v = v / jnp.maximum(jnp.linalg.norm(v), jnp.finfo(rd).tiny).astype(dt)
+    fallback = jnp.zeros((N, L), dt).at[:, 0].set(v)
+    nG = jnp.sqrt(wp)
+    direction = jnp.where(nG > 0, Gp / jnp.where(nG > 0, nG, 1.0).astype(dt), fallback)
+    X = X + jnp.where(hard, jnp.sqrt(tau2), 0.0).astype(dt) * direction
+    return X, mu - c2, status
 
 
 def tpc_quadratic(Q: jax.Array, G: jax.Array, power: jax.Array, max_steps: int = 100):

@@ -1,7 +1,8 @@
 """Joint ISAC waveform steps: ``min rho ||H X - S||^2 + (1 - rho) ||X - X0||^2`` under TPC or PAPC.
 
 * TPC ``||X||_F^2 = L P_T``: global closed form ``X = (Q + lam I)^{-1} G`` with the multiplier from
-  the spherical secular equation (:func:`jaxisac.kernels.robust.tpc_quadratic`, bracketed root).
+  the spherical secular equation (:func:`jaxisac.kernels.robust.tpc_lowrank`: ``Q = rho H^H H +
+  (1 - rho) I`` is diagonalised through the K x K Gram of ``H``; bracketed root).
 * PAPC ``diag(X X^H) = (L P_T / N) 1``: Riemannian conjugate gradient
   (:class:`jaxisac.core.riemannian.RiemannianCG`) on the complex oblique manifold
   (:class:`jaxisac.core.manifolds.oblique.ComplexOblique`) with the spec's corrections: real-part
@@ -61,8 +62,12 @@ def joint_cost(H: Any, X: Any, S: Any, X0: Any, rho: Any) -> jax.Array:
 def tpc_waveform(H: Any, S: Any, X0: Any, power: Any, rho: Any) -> jax.Array:
     """Global TPC solution ([20] Algo 1): ``X (N, L)`` with ``||X||_F^2 = L P_T``."""
     H, S, X0, P, r = _check_joint(H, S, X0, power, rho)
-    Q, G = _k.quadratic_sphere_terms(H, S, X0, r)
-    X, _, _ = _k.tpc_quadratic(Q, G, S.shape[1] * P)
+    return _tpc_jit(H, S, X0, P, r)
+
+
+@jax.jit
+def _tpc_jit(H, S, X0, P, r):
+    X, _, _ = _k.tpc_lowrank(H, r, 1 - r, r * S, (1 - r) * X0, S.shape[1] * P)
     return X
 
 

@@ -180,23 +180,45 @@ def _nominal_sc(p: SensingCentricProblem):
     return _k.sc_closed_form(p.H_nominal, p.S, p.F)
 
 
+def _nominal_sc_A(p: SensingCentricProblem):
+    """``(Xbar, Abar)`` with ``Xbar = sqrt(L) F Abar``, ``Abar Abar^H = I`` (closed form (29))."""
+    K, N = p.H_nominal.shape
+    if K < N:
+        A = _k.remedy_semi_unitary(p.H_nominal, p.S, p.F)
+        return _sqrtL(p.S) * (p.F @ A), A
+    X = _nominal_sc(p)
+    return X, jax.scipy.linalg.solve_triangular(p.F, X, lower=True) / _sqrtL(p.S)
+
+
+def _sc_eig(p: SensingCentricProblem):
+    """Eigendecomposition of ``X X^H = L F F^H`` shared by every waveform of the constraint set (the
+    worst-case solves of Methods 1-2 reuse it; under ``vmap`` with a shared ``R`` it is computed once)."""
+    q, V = jnp.linalg.eigh(p.F @ ct(p.F))
+    return p.S.shape[1] * q, V
+
+
 def _joint_terms_nominal(p: JointProblem):
-    return _k.quadratic_sphere_terms(p.H_nominal, p.S, p.X_s, p.rho_clipped)
+    """``(H, c1, c2, SG, G0)`` of the nominal joint cost (``Q = c1 H^H H + c2 I``, ``G = H^H SG + G0``)."""
+    rho = p.rho_clipped
+    return p.H_nominal, rho, 1 - rho, rho * p.S, (1 - rho) * p.X_s
 
 
-def _solve_quadratic(p: JointProblem, Q, G, X_init, papc_solver):
-    """Minimise ``tr(X^H Q X) - 2 Re tr(G^H X)`` under the problem's power constraint."""
+def _solve_quadratic(p: JointProblem, H, c1, c2, SG, G0, X_init, papc_solver):
+    """Minimise ``tr(X^H Q X) - 2 Re tr(G^H X)`` with ``Q = c1 H^H H + c2 I``, ``G = H^H SG + G0``,
+    under the problem's power constraint (TPC: :func:`~jaxisac.kernels.robust.tpc_lowrank`)."""
     if p.constraint == "tpc":
-        X, _, status = _k.tpc_quadratic(Q, G, p.S.shape[1] * p.power)
+        X, _, status = _k.tpc_lowrank(H, c1, c2, SG, G0, p.S.shape[1] * p.power)
         return X, status, jnp.asarray(0, jnp.int32)
-    prob = papc_problem(Q, G, p.power_value, X_init)
+    dt = G0.dtype
+    N = G0.shape[0]
+    Q = c1.astype(dt) * (ct(H) @ H) + c2.astype(dt) * jnp.eye(N, dtype=dt)
+    prob = papc_problem(Q, ct(H) @ SG + G0, p.power_value, X_init)
     sol = solve(prob, papc_solver, throw=False)
     return sol.value, sol.result, sol.stats["steps"]
 
 
 def _nominal_joint(p: JointProblem, papc_solver):
-    Q, G = _joint_terms_nominal(p)
-    return _solve_quadratic(p, Q, G, p.X_s, papc_solver)
+    return _solve_quadratic(p, *_joint_terms_nominal(p), p.X_s, papc_solver)
 
 
 def _combine(*codes):
@@ -207,15 +229,15 @@ def _combine(*codes):
     return out
 
 
-def _worst(X, p, method):
-    H, lam, status = _k.worst_case_trs(X, p.S, p.H_nominal, p.radius) if method == "trs" else (None, None, None)
+def _worst(X, p, method, eig=None):
+    H, lam, status = _k.worst_case_trs(X, p.S, p.H_nominal, p.radius, eig=eig) if method == "trs" else (None, None, None)
     if method == "paper":
         H, steps, conv, _ = _k.worst_case_prop5(X, p.S, p.H_nominal, p.radius)
         status = jnp.where(conv, Status.SUCCESS(), Status.MAX_STEPS())
     return H, status
 
 
-def _stats_common(p, X, Xbar, Hs, certify, joint):
+def _stats_common(p, X, Xbar, Hs, certify, joint, eig=None):
     n0 = p.noise_var
     stats = {
         "H_star": Hs,
@@ -224,7 +246,7 @@ def _stats_common(p, X, Xbar, Hs, certify, joint):
         "aasr_nominal": _aasr(p.H_nominal, Xbar, p.S, n0),
     }
     if certify:
-        Hw, _, _ = _k.worst_case_trs(X, p.S, p.H_nominal, p.radius)
+        Hw, _, _ = _k.worst_case_trs(X, p.S, p.H_nominal, p.radius, eig=eig)
         up = jnp.sum(jnp.abs(Hw @ X - p.S) ** 2)
         if joint:
             rho = p.rho_clipped
@@ -270,8 +292,7 @@ class Nominal(_ClosedForm):
             status = Status.SUCCESS()
         else:
             if p.constraint == "papc" and init is not None:
-                Q, G = _joint_terms_nominal(p)
-                X, status, steps = _solve_quadratic(p, Q, G, init, self.papc_solver)
+                X, status, steps = _solve_quadratic(p, *_joint_terms_nominal(p), init, self.papc_solver)
             else:
                 X, status, steps = _nominal_joint(p, self.papc_solver)
         obj = jnp.sum(jnp.abs(p.H_nominal @ X - p.S) ** 2)
@@ -308,16 +329,20 @@ class Method1(_ClosedForm):
         p = problem
         if not isinstance(p, SensingCentricProblem):
             raise ValueError("problem: Method1 solves a SensingCentricProblem")
-        Xbar = _nominal_sc(p)
-        Hs, st = _worst(Xbar, p, self.worst_case)
-        Abar = jax.scipy.linalg.solve_triangular(p.F, Xbar, lower=True) / _sqrtL(p.S)
-        if self.remedy == "exact":
+        Xbar, Abar = _nominal_sc_A(p)
+        eig = _sc_eig(p)
+        Hs, st = _worst(Xbar, p, self.worst_case, eig)
+        K, N = p.H_nominal.shape
+        if self.remedy == "exact" and K < N:
+            A = _k.remedy_semi_unitary(Hs, p.S, p.F, Abar)  # Abar has orthonormal rows
+        elif self.remedy == "exact":
             A = _k.remedy_exact(Hs, p.S, p.F, Abar)
         else:
             A, _, _ = _k.remedy_prop8(Hs, p.S, p.F, Abar, self.alpha, self.tol, self.prop8_steps, self.projection)
         X = _sqrtL(p.S) * (p.F @ A)
         obj = jnp.sum(jnp.abs(Hs @ X - p.S) ** 2)
-        return {"X": X, "objective": obj, "status": _combine(st), "stats": _stats_common(p, X, Xbar, Hs, self.certify, False)}
+        stats = _stats_common(p, X, Xbar, Hs, self.certify, False, eig)
+        return {"X": X, "objective": obj, "status": _combine(st), "stats": stats}
 
 
 class Method2(_ClosedForm):
@@ -333,10 +358,12 @@ class Method2(_ClosedForm):
         if not isinstance(p, SensingCentricProblem):
             raise ValueError("problem: Method2 solves a SensingCentricProblem")
         Xbar = _nominal_sc(p)
-        Hs, st = _worst(Xbar, p, self.worst_case)
-        X = _k.method2_waveform(Hs, p.S, p.F, Xbar, self.alpha)
+        eig = _sc_eig(p)
+        Hs, st = _worst(Xbar, p, self.worst_case, eig)
+        X, st2 = _k.method2_waveform(Hs, p.S, p.F, Xbar, self.alpha, with_status=True)
         obj = jnp.sum(jnp.abs(Hs @ X - p.S) ** 2)
-        return {"X": X, "objective": obj, "status": _combine(st), "stats": _stats_common(p, X, Xbar, Hs, self.certify, False)}
+        stats = _stats_common(p, X, Xbar, Hs, self.certify, False, eig)
+        return {"X": X, "objective": obj, "status": _combine(st, st2), "stats": stats}
 
 
 class Method3(_ClosedForm):
@@ -363,18 +390,17 @@ class Method3(_ClosedForm):
             raise ValueError("problem: Method3 solves a JointProblem")
         alpha = self.alpha if self.alpha is not None else (100.0 if p.constraint == "tpc" else 10.0)
         if p.constraint == "papc" and init is not None:
-            Q0, G0 = _joint_terms_nominal(p)
-            Xbar, st0, n0 = _solve_quadratic(p, Q0, G0, init, self.papc_solver)
+            Xbar, st0, n0 = _solve_quadratic(p, *_joint_terms_nominal(p), init, self.papc_solver)
         else:
             Xbar, st0, n0 = _nominal_joint(p, self.papc_solver)
         Hs, st1 = _worst(Xbar, p, self.worst_case)
         rho = p.rho_clipped
-        N = Xbar.shape[0]
         a = jnp.asarray(alpha, rho.dtype)
-        Q = (a * rho) * (ct(Hs) @ Hs) + (a * (1 - rho) + 1) * jnp.eye(N, dtype=Xbar.dtype)
-        G = (a * rho) * (ct(Hs) @ p.S) + a * (1 - rho) * p.X_s + Xbar
-        Q, G = Q / (a + 1), G / (a + 1)
-        X, st2, n1 = _solve_quadratic(p, Q, G, Xbar, self.papc_solver)
+        # (52) / (alpha + 1): Q = [a rho H*^H H* + (a (1 - rho) + 1) I] / (a + 1)
+        c1, c2 = (a * rho) / (a + 1), (a * (1 - rho) + 1) / (a + 1)
+        SG = ((a * rho) / (a + 1)) * p.S
+        G0 = (a * (1 - rho) * p.X_s + Xbar) / (a + 1)
+        X, st2, n1 = _solve_quadratic(p, Hs, c1, c2, SG, G0, Xbar, self.papc_solver)
         obj = jnp.sum(jnp.abs(Hs @ X - p.S) ** 2)
         stats = _stats_common(p, X, Xbar, Hs, self.certify, True)
         if self.certify:
@@ -386,6 +412,5 @@ class Method3(_ClosedForm):
 def _joint_lower(p: JointProblem, Hs, Xbar, papc_solver):
     """``g(H*) = min_X rho ||H* X - S||^2 + (1 - rho) ||X - X_s||^2`` (a lower bound of OPT(10))."""
     rho = p.rho_clipped
-    Q, G = _k.quadratic_sphere_terms(Hs, p.S, p.X_s, rho)
-    X, _, _ = _solve_quadratic(p, Q, G, Xbar, papc_solver)
+    X, _, _ = _solve_quadratic(p, Hs, rho, 1 - rho, rho * p.S, (1 - rho) * p.X_s, Xbar, papc_solver)
     return rho * jnp.sum(jnp.abs(Hs @ X - p.S) ** 2) + (1 - rho) * jnp.sum(jnp.abs(X - p.X_s) ** 2)
