@@ -25,6 +25,9 @@ __all__ = [
     "top_eig",
     "top_eig_krylov",
     "alternation_update",
+    "alternation_update_gram",
+    "forward_products",
+    "back_products",
     "align_discrete",
     "phase_indices",
     "csm_indices",
@@ -77,23 +80,40 @@ def pattern_powers(V, X, p0):
     return p0 * jnp.real(Z * jnp.conj(Z))
 
 
-def _meas_matmat(V, gamma, Z, p0):
-    """``A*(gamma) Z = p0 V^T (gamma * (conj(V) Z))``; complex products done in real arithmetic."""
+def forward_products(V, Z):
+    """``conj(V) Z`` ``(T, m)`` for ``Z`` ``(N, m)`` (complex products in real arithmetic: XLA's CPU
+    complex matmul is several times slower than four real ones)."""
     if not jnp.iscomplexobj(V):
-        return p0 * (V.T @ (gamma[:, None].astype(V.dtype) * (V @ Z)))
+        return V @ Z.astype(V.dtype)
     Z = Z.astype(V.dtype)
     Vr, Vi = jnp.real(V), jnp.imag(V)
     Zr, Zi = jnp.real(Z), jnp.imag(Z)
-    g = gamma[:, None].astype(Vr.dtype)
-    Yr = g * (Vr @ Zr + Vi @ Zi)
-    Yi = g * (Vr @ Zi - Vi @ Zr)
-    return p0 * jax.lax.complex(Vr.T @ Yr - Vi.T @ Yi, Vr.T @ Yi + Vi.T @ Yr)
+    return jax.lax.complex(Vr @ Zr + Vi @ Zi, Vr @ Zi - Vi @ Zr)
 
 
-def h_matmat(X, mu, gamma, V, p0, Z):
-    """``H Z`` for ``H = X diag(mu) X^H + A*(gamma)``; ``Z`` ``(N, m)``. Cost ``O((T + r) N m)``."""
+def back_products(V, Y):
+    """``V^T Y`` ``(N, m)`` for ``Y`` ``(T, m)`` (real arithmetic for complex ``V``)."""
+    if not jnp.iscomplexobj(V):
+        return V.T @ Y.astype(V.dtype)
+    Y = Y.astype(V.dtype)
+    Vr, Vi = jnp.real(V), jnp.imag(V)
+    Yr, Yi = jnp.real(Y), jnp.imag(Y)
+    return jax.lax.complex(Vr.T @ Yr - Vi.T @ Yi, Vr.T @ Yi + Vi.T @ Yr)
+
+
+def _meas_matmat(V, gamma, Z, p0, VZ=None):
+    """``A*(gamma) Z = p0 V^T (gamma * (conj(V) Z))``; ``VZ``: ``conj(V) Z`` if already known."""
+    VZ = forward_products(V, Z) if VZ is None else VZ
+    return p0 * back_products(V, gamma[:, None].astype(VZ.dtype) * VZ)
+
+
+def h_matmat(X, mu, gamma, V, p0, Z, VZ=None):
+    """``H Z`` for ``H = X diag(mu) X^H + A*(gamma)``; ``Z`` ``(N, m)``. Cost ``O((T + r) N m)``.
+
+    ``VZ``: ``conj(V) Z`` when the caller already has it (saves one of the two passes over ``V``).
+    """
     low = X @ (mu[:, None].astype(X.dtype) * (_conj(X).T @ Z))
-    return low + _meas_matmat(V, gamma, Z, p0).astype(low.dtype)
+    return low + _meas_matmat(V, gamma, Z, p0, VZ).astype(low.dtype)
 
 
 def h_dense(X, mu, gamma, V, p0):
@@ -167,7 +187,7 @@ def _orthonormal_block(W):
     return Q
 
 
-def top_eig_krylov(matmat, X0, n_blocks):
+def top_eig_krylov(matmat, X0, n_blocks, HX0=None):
     """Top-``r`` eigenpairs of a Hermitian operator by block Krylov + Rayleigh-Ritz.
 
     The subspace ``span{X0, H X0, ..., H^(n_blocks-1) X0}`` is orthonormalised block by block
@@ -178,16 +198,19 @@ def top_eig_krylov(matmat, X0, n_blocks):
         matmat: ``Z (N, m) -> H Z``.
         X0: ``(N, r)`` warm start (e.g. the previous iterate's eigenvectors).
         n_blocks: number of Krylov blocks (subspace dimension ``n_blocks * r``), static.
+        HX0: ``H X0`` if the caller has it; ``X0`` must then be orthonormal (e.g. Ritz vectors)
+            and is used as the first block as it is.
 
     Returns:
-        ``(lam (r,), X (N, r))`` with ``lam`` descending (Ritz values), ``X`` orthonormal.
+        ``(lam (r,), X (N, r))`` with ``lam`` descending (Ritz values), ``X`` orthonormal to
+        working precision.
     """
     r = X0.shape[1]
-    blocks = [_orthonormal_block(X0)]
+    blocks = [_orthonormal_block(X0) if HX0 is None else X0]
     products = []
     B = blocks[0]
     for j in range(n_blocks):
-        HQ = matmat(blocks[-1])
+        HQ = matmat(blocks[-1]) if (j > 0 or HX0 is None) else HX0.astype(X0.dtype)
         products.append(HQ)
         if j == n_blocks - 1:
             break
@@ -201,7 +224,9 @@ def top_eig_krylov(matmat, X0, n_blocks):
     Tm = 0.5 * (Tm + _conj(Tm).T)
     w, S = jnp.linalg.eigh(Tm)
     lam = w[::-1][:r]
-    X = B @ S[:, ::-1][:, :r]
+    # Re-orthonormalised, so that the next call can take X as its first block unchanged (HX0):
+    # otherwise round-off in ||x|| drifts from call to call (visible in float32).
+    X = _orthonormal_block(B @ S[:, ::-1][:, :r])
     return lam, X
 
 
@@ -234,6 +259,33 @@ def alternation_update(V, p0, K, W, y, X, mu_rule="exact"):
     else:
         mu = jnp.linalg.pinv(G, hermitian=True) @ rhs
     gamma = W @ (y - U @ mu)
+    return mu, gamma, U
+
+
+def alternation_update_gram(VX, W, alpha, p0, inv_rho=0.0, mu_rule="exact"):
+    """:func:`alternation_update` from ``VX = conj(V) X`` ``(T, r)`` and ``alpha = W y``, without ``K``.
+
+    Uses ``K W = I - W / rho`` (robust ALRA, ``inv_rho = 1/rho``; ALRA: ``inv_rho = 0``, ``W = K^+``),
+    so the printed (53a)/(56a) ``mu`` needs no product with ``K`` either, and ``W y = alpha`` is
+    precomputed: one ``(T, T)`` product per iteration (``W U``). Returns ``(mu, gamma, U)``.
+    """
+    U = p0 * jnp.real(VX * jnp.conj(VX))
+    WU = W @ U
+    if mu_rule == "paper":
+        KWU = U - inv_rho * WU
+        G = WU.T @ KWU
+        rhs = KWU.T @ alpha
+    else:
+        G = U.T @ WU
+        rhs = U.T @ alpha
+    r = U.shape[1]
+    if r == 1:
+        den = G[0, 0]
+        ok = jnp.abs(den) > jnp.finfo(den.dtype).tiny
+        mu = jnp.where(ok, rhs / jnp.where(ok, den, 1.0), 0.0)
+    else:
+        mu = jnp.linalg.pinv(G, hermitian=True) @ rhs
+    gamma = alpha - WU @ mu
     return mu, gamma, U
 
 
