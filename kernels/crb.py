@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.linalg import cho_factor, cho_solve
+from jax.scipy.linalg import cho_factor, cho_solve, lu_factor, lu_solve
 
 __all__ = [
     "RBALData",
@@ -44,6 +44,7 @@ __all__ = [
     "herm_to_real",
     "real_to_herm",
     "kkt_residual",
+    "kkt_jacobian",
     "kkt_point_from_bal",
     "kkt_newton_step",
     "kkt_certificate",
@@ -536,7 +537,21 @@ def _inactive_basis(Ht, inactive):
     return Pa, Pn, Nb
 
 
-def _kkt_parts(z, Ht, rho, sigma2, P, c, inactive=None):
+class _KKTParts(NamedTuple):
+    R: jax.Array  # (K, K) R~
+    mu: jax.Array  # (K,) mu_KKT
+    p: jax.Array  # (K,) beam powers
+    B: jax.Array  # (K, K) B~ = -R~^-2 + omega I + sum_k mu_k h~_k h~_k^H
+    V: jax.Array  # (K, K) column k = v_k
+    g: jax.Array  # (K,) h~_k^H v_k (real)
+    omega: jax.Array  # () c^2 / (P - tr R~)^2
+    Ri: jax.Array  # (K, K) R~^-1
+    A: jax.Array  # (K, K) (Pa B~ Pa + Pn)^-1 Pa (B~^-1 without an active set)
+    W: jax.Array  # (K, K) Pa V_act (= V without an active set)
+    act: jax.Array  # (K,) 1 for active users, 0 for inactive
+
+
+def _kkt_core(z, Ht, rho, sigma2, P, c, inactive=None) -> _KKTParts:
     k = Ht.shape[0]
     R = real_to_herm(z[: k * k], k).astype(Ht.dtype)
     mu = z[k * k : k * k + k]
@@ -547,15 +562,24 @@ def _kkt_parts(z, Ht, rho, sigma2, P, c, inactive=None):
     B = -Rinv @ Rinv + omega.astype(Ht.dtype) * eye + (Ht * mu.astype(Ht.dtype)[None, :]) @ _ct(Ht)
     B = _herm(B)
     if inactive is None:
-        V = _inv(B) @ Ht  # column k = B^{-1} h~_k (inv: its JVP batches well over tangents)
+        Bi = _inv(B)
+        V = Bi @ Ht  # column k = B^{-1} h~_k (inv: its JVP batches well over tangents)
+        A, W, act = Bi, V, jnp.ones((k,), mu.dtype)
     else:
         # active set (spec §2.9 generalised, ours): B~ is singular on N (the inactive users'
         # zero-forcing directions); v_j = B~^+ h~_j for active j, v_k = the N basis for inactive k
         Pa, Pn, Nb = _inactive_basis(Ht, inactive)
-        Vact = _inv(_herm(Pa @ B @ Pa) + Pn) @ Ht
+        Bi = _inv(_herm(Pa @ B @ Pa) + Pn)
+        Vact = Bi @ Ht
         V = jnp.where(inactive[None, :], Nb, Vact)
+        A, W, act = Bi @ Pa, Pa @ Vact, (~inactive).astype(mu.dtype)
     g = jnp.real(jnp.einsum("ik,ik->k", jnp.conj(Ht), V))  # h~_k^H v_k
-    return R, mu, p, B, V, g, omega
+    return _KKTParts(R, mu, p, B, V, g, omega, Rinv, A, W, act)
+
+
+def _kkt_parts(z, Ht, rho, sigma2, P, c, inactive=None):
+    q = _kkt_core(z, Ht, rho, sigma2, P, c, inactive)
+    return q.R, q.mu, q.p, q.B, q.V, q.g, q.omega
 
 
 def kkt_residual(z, Ht, rho, sigma2, P, c, inactive=None):
@@ -581,6 +605,113 @@ def kkt_residual(z, Ht, rho, sigma2, P, c, inactive=None):
     return jnp.concatenate([herm_to_real(E1) / jnp.real(jnp.trace(R)), E2, E3])
 
 
+def _herm_to_real_batched(A):
+    k = A.shape[-1]
+    out = jnp.triu(jnp.real(A)) + jnp.tril(-jnp.imag(A), -1)
+    return out.reshape(A.shape[:-2] + (k * k,))
+
+
+def kkt_jacobian(z, Ht, rho, sigma2, P, c, inactive=None):
+    """Analytic Jacobian ``dF/dz`` (K^2 + 2K square, real) of :func:`kkt_residual` [ours].
+
+    Every directional derivative of B~ along R~ is a sum of rank-one terms
+    (``d(R^-2) = -(R^-1 E R^-2 + R^-2 E R^-1)`` for ``E = e_i e_j^T``), so all K^2 columns of the
+    R~ block come from outer products of K x K matrices: O(K^4) elementwise work and no matrix
+    product per column (``jacfwd`` pushes K^2 + 2K tangents through every matrix product, ~45
+    residual evaluations at K = 8). Equal to ``jax.jacfwd(kkt_residual)`` to round-off.
+    """
+    k = Ht.shape[0]
+    H = Ht
+    q = _kkt_core(z, Ht, rho, sigma2, P, c, inactive)
+    R, mu, p, V, g, omega, Ri, A, W, act = q.R, q.mu, q.p, q.V, q.g, q.omega, q.Ri, q.A, q.W, q.act
+    cdt = H.dtype
+    rdt = mu.dtype
+    t = jnp.real(jnp.trace(R))
+    s = P - t
+    dom = 2 * omega / s  # d omega / d tr R~
+    Ri2 = Ri @ Ri
+    HH = _ct(H)
+    ap = (act * p).astype(cdt)
+    Vp = ap[:, None] * _ct(V)  # diag(act p) V^H
+    L1, L2 = A @ Ri, A @ Ri2
+    Rr1, Rr2 = Ri @ W, Ri2 @ W
+    AW = A @ W
+    M1, M2, M0 = Rr2 @ Vp, Rr1 @ Vp, AW @ Vp
+    eye = jnp.eye(k, dtype=cdt)
+    actc = act.astype(cdt)
+    hRh = _quad(H, R)
+    D = hRh + sigma2
+    E1 = R - (V * p.astype(cdt)[None, :]) @ _ct(V)
+    out1 = _herm_to_real_batched(E1) / t
+    E3 = (rho * p * g * g - hRh - sigma2) / D
+    ina = act == 0
+
+    # --- complex directions E_ij of R~ (complex-linear quantities), axes (i, j, ...) ---------
+    # X(E) = dV(E) diag(act p) V^H, with dV(E) = -A dB(E) W masked to the active columns
+    X = -(
+        jnp.einsum("ri,jc->ijrc", L1, M1) + jnp.einsum("ri,jc->ijrc", L2, M2)
+        + eye[:, :, None, None] * (dom * M0)[None, None]
+    )
+    HL1, HL2, HAW = HH @ L1, HH @ L2, HH @ AW
+    hdv = -actc[None, None, :] * (
+        jnp.einsum("ki,jk->ijk", HL1, Rr2) + jnp.einsum("ki,jk->ijk", HL2, Rr1)
+        + eye[:, :, None] * (dom * jnp.diagonal(HAW))[None, None, :]
+    )
+    dq = jnp.einsum("ik,jk->ijk", jnp.conj(H), H)  # h~_k^H E_ij h~_k
+
+    # real coordinates of real_to_herm: r = a k + b; a < b: E_ab + E_ba, a = b: E_aa,
+    # a > b: i (E_ba - E_ab)
+    a_idx, b_idx = jnp.divmod(jnp.arange(k * k), k)
+    c1 = jnp.where(a_idx < b_idx, 1.0, jnp.where(a_idx == b_idx, 1.0, 0.0)).astype(cdt) + jnp.where(a_idx > b_idx, -1j, 0).astype(cdt)
+    c2 = jnp.where(a_idx < b_idx, 1.0, 0.0).astype(cdt) + jnp.where(a_idx > b_idx, 1j, 0).astype(cdt)
+
+    def combine(Q):  # Q (k, k, ...) over (i, j) -> (k^2, ...) over real coordinates
+        Qab = Q[a_idx, b_idx]
+        Qba = Q[b_idx, a_idx]
+        sh = (-1,) + (1,) * (Q.ndim - 2)
+        return c1.reshape(sh) * Qab + c2.reshape(sh) * Qba
+
+    Xr = combine(X)  # (k^2, k, k)
+    dRr = jax.vmap(lambda e: real_to_herm(e, k))(jnp.eye(k * k, dtype=rdt)).astype(cdt)
+    trr = (a_idx == b_idx).astype(rdt)
+    dE1r = dRr - Xr - _ct(Xr)
+    d1_R = _herm_to_real_batched(dE1r) / t - trr[:, None] * out1[None, :] / t  # (k^2 dirs, k^2 rows)
+    dg_R = jnp.real(combine(hdv))  # (k^2, k)
+    dq_R = jnp.real(combine(dq))
+    d2_R = jnp.where(ina[None, :], 0.0, rho * mu * dg_R)
+    d3_R = jnp.where(
+        ina[None, :],
+        (p * p)[None, :] * dom * trr[:, None],
+        (2 * rho * p * g * dg_R - dq_R) / D - E3 * dq_R / D,
+    )
+
+    # --- mu directions (l) ---------------------------------------------------------------------
+    AH = A @ H
+    HW = HH @ W
+    N1 = HW @ Vp
+    Xm = -jnp.einsum("rl,lc->lrc", AH, N1)
+    d1_m = _herm_to_real_batched(-Xm - _ct(Xm)) / t
+    dg_m = jnp.real(-(actc[None, :]) * jnp.einsum("kl,lk->lk", HH @ AH, HW))  # (l, k)
+    eyer = jnp.eye(k, dtype=rdt)
+    d2_m = jnp.where(ina[None, :], eyer, rho * (eyer * g[None, :] + mu[None, :] * dg_m))
+    d3_m = jnp.where(ina[None, :], 0.0, 2 * rho * p * g * dg_m / D)
+
+    # --- p directions (l) ----------------------------------------------------------------------
+    d1_p = _herm_to_real_batched(-jnp.einsum("rl,cl->lrc", V, jnp.conj(V))) / t
+    d2_p = jnp.zeros((k, k), rdt)
+    d3_p = jnp.where(ina[None, :], eyer * (2 * p * omega)[None, :], eyer * (rho * g * g / D)[None, :])
+
+    cols = jnp.concatenate(
+        [
+            jnp.concatenate([d1_R, d2_R, d3_R], axis=1),
+            jnp.concatenate([d1_m, d2_m, d3_m], axis=1),
+            jnp.concatenate([d1_p, d2_p, d3_p], axis=1),
+        ],
+        axis=0,
+    )  # (inputs, outputs)
+    return cols.T
+
+
 def kkt_point_from_bal(it: RBALIterate, Ht, rho, sigma2, P, c, inactive=None):
     """Initial KKT point z from an (approximate) R-BAL iterate: R~ = sum X_k, mu_KKT = -mu, p from E3
     (inactive users: mu_k = 0, p_k = omega^{-1/2})."""
@@ -604,21 +735,37 @@ def kkt_newton_step(z, Ht, rho, sigma2, P, c, inactive=None):
 
 
 def kkt_newton_solve(z0, Ht, rho, sigma2, P, c, inactive=None, steps: int = 16, refresh: int = 4):
-    """``steps`` damped quasi-Newton steps on :func:`kkt_residual` from ``z0``: the dense Jacobian
-    (``jacfwd``, the cost of ~80 residuals at K = 8) is formed every ``refresh`` steps and
-    Broyden-updated in between (a rank-one update of its inverse), so a step costs ~5 residual
-    evaluations instead of ~85. Step length among 1, 1/2, 1/4, 1/8 with the smallest residual.
-    ``refresh = 1`` is plain Newton (:func:`kkt_newton_step`). Returns ``(z, |F(z)|_inf)``; steps
-    that produce non-finite values are rejected (the iterate stays)."""
+    """``steps`` damped quasi-Newton steps on :func:`kkt_residual` from ``z0``: the analytic
+    Jacobian (:func:`kkt_jacobian`) is LU-factorised every ``refresh`` steps and Broyden-updated
+    in between. Step length among 1, 1/2, 1/4, 1/8 with the smallest residual. ``refresh = 1`` is plain Newton
+    (:func:`kkt_newton_step`). Returns ``(z, |F(z)|_inf)``; steps that produce non-finite values
+    are rejected (the iterate stays). (A fixed count: an early exit on |F| would batch the step
+    counter under ``vmap`` and turn the refresh ``cond`` into a select that forms the Jacobian
+    every step.)
+
+    The inverse Jacobian is never formed: "good" Broyden updates of it are kept in product form,
+    ``J^{-1} ~ LU^{-1} + sum_i u_i w_i^T`` (at most ``refresh - 1`` terms), and applied with one
+    single-right-hand-side LU solve. (On CPU, batched triangular solves with many right-hand
+    sides, which ``jnp.linalg.inv`` uses, cost ~20x an LU factorisation at n = 80.)
+    """
     F = lambda zz: kkt_residual(zz, Ht, rho, sigma2, P, c, inactive)  # noqa: E731
     lens = jnp.asarray([1.0, 0.5, 0.25, 0.125], z0.dtype)
     n = z0.shape[0]
+    m = max(refresh, 1)
     big = jnp.asarray(jnp.finfo(z0.dtype).max, z0.dtype)
 
+    def apply(lu, U, W, x, trans=0):
+        # (LU^{-1} + U^T W) x, or its transpose (x^T times the approximate inverse)
+        base = lu_solve(lu, x, trans=trans)
+        return base + (U.T @ (W @ x) if trans == 0 else W.T @ (U @ x))
+
     def body(i, carry):
-        z, f, Ji, fn = carry
-        Ji = jax.lax.cond(i % refresh == 0, lambda: jnp.linalg.inv(jax.jacfwd(F)(z)), lambda: Ji)
-        dz = Ji @ f
+        z, f, lu, U, W, fn = carry
+        slot = i % m
+        lu = jax.lax.cond(slot == 0, lambda: lu_factor(kkt_jacobian(z, Ht, rho, sigma2, P, c, inactive)), lambda: lu)
+        U = jnp.where(slot == 0, 0.0, U)
+        W = jnp.where(slot == 0, 0.0, W)
+        dz = apply(lu, U, W, f)
         cand = z[None, :] - lens[:, None] * dz[None, :]
         fs = jax.vmap(F)(cand)
         norms = jnp.max(jnp.abs(fs), axis=1)
@@ -626,18 +773,23 @@ def kkt_newton_solve(z0, Ht, rho, sigma2, P, c, inactive=None, steps: int = 16, 
         j = jnp.argmin(norms)
         zn, fnew, fnn = cand[j], fs[j], norms[j]
         good = jnp.isfinite(fnn)
-        # "good" Broyden update of the inverse Jacobian: Ji <- Ji + (s - Ji y) s^T Ji / (s^T Ji y)
+        # good Broyden update of the inverse: H <- H + (s - H y) (s^T H) / (s^T H y)
         sv, y = zn - z, fnew - f
-        Jy = Ji @ y
-        den = sv @ Jy
-        ok = good & (jnp.abs(den) > 1e-300)
-        Jn = Ji + jnp.outer(sv - Jy, sv @ Ji) / jnp.where(ok, den, 1.0)
-        Ji = jnp.where(ok & jnp.all(jnp.isfinite(Jn)), Jn, Ji)
-        return (jnp.where(good, zn, z), jnp.where(good, fnew, f), Ji, jnp.where(good, fnn, fn))
+        Hy = apply(lu, U, W, y)
+        sH = apply(lu, U, W, sv, trans=1)
+        den = sv @ Hy
+        ok = good & (jnp.abs(den) > jnp.finfo(z0.dtype).tiny) & jnp.all(jnp.isfinite(Hy)) & jnp.all(jnp.isfinite(sH))
+        u = jnp.where(ok, (sv - Hy) / jnp.where(ok, den, 1.0), 0.0)
+        w = jnp.where(ok, sH, 0.0)
+        U = U.at[slot].set(u)
+        W = W.at[slot].set(w)
+        return (jnp.where(good, zn, z), jnp.where(good, fnew, f), lu, U, W, jnp.where(good, fnn, fn))
 
     f0 = F(z0)
-    init = (z0, f0, jnp.eye(n, dtype=z0.dtype), jnp.where(jnp.all(jnp.isfinite(f0)), jnp.max(jnp.abs(f0)), big))
-    z, _, _, fn = jax.lax.fori_loop(0, steps, body, init)
+    lu0 = (jnp.eye(n, dtype=z0.dtype), jnp.arange(n, dtype=jnp.int32))
+    vec0 = jnp.zeros((m, n), z0.dtype)
+    fn0 = jnp.where(jnp.all(jnp.isfinite(f0)), jnp.max(jnp.abs(f0)), big)
+    z, _, _, _, _, fn = jax.lax.fori_loop(0, steps, body, (z0, f0, lu0, vec0, vec0, fn0))
     return z, fn
 
 

@@ -49,12 +49,13 @@ def solve_batch(problems, solver, *, init=None, max_steps: int | None = None, fi
         solver: e.g. :class:`jaxisac.crb.RBAL`; its ``max_steps`` caps the iterations per instance.
         init: optional batched warm start (a batched solution ``value``).
         max_steps: cap on the outer solve steps (default ``solver.max_steps``).
-        first_budget: iteration budget of the first pass (default: two polish blocks,
-            ``2 * solver.polish_every`` for R-BAL with its polish, else ``solver.max_steps``, i.e. one
+        first_budget: iteration budget of the first pass (default: one polish block,
+            ``solver.polish_every``, for R-BAL with its polish, else ``solver.max_steps``, i.e. one
             pass). The members that end with ``Status.MAX_STEPS`` within it are re-solved, warm-started,
-            with the remaining budget; ``stats`` counters (iterations, steps, Newton attempts) add up
-            over both passes. ``first_budget >= solver.max_steps`` gives a plain single pass (after
-            pass 0), whose results equal one-at-a-time ``jaxisac.solve`` calls.
+            in further passes with doubling budgets (first_budget, 2 first_budget, ...) until
+            ``solver.max_steps`` iterations are spent; ``stats`` counters (iterations, steps, Newton
+            attempts) add up over the passes. ``first_budget >= solver.max_steps`` gives a plain
+            single pass (after pass 0), whose results equal one-at-a-time ``jaxisac.solve`` calls.
 
     Host-level (not traceable: it inspects the first pass's statuses); use ``jax.vmap(jaxisac.solve)``
     inside your own ``jit``.
@@ -62,7 +63,7 @@ def solve_batch(problems, solver, *, init=None, max_steps: int | None = None, fi
     cap = int(solver.max_steps)
     steps = int(cap if max_steps is None else max_steps)
     if first_budget is None:
-        first_budget = 2 * int(solver.polish_every) if getattr(solver, "polish", False) else cap
+        first_budget = int(solver.polish_every) if getattr(solver, "polish", False) else cap
     first_budget = int(first_budget)
     if hasattr(solver, "feas_max_iter") and init is None:
         # pass 0: the closed-form pre-tests alone (0 iterations; the fixed point (4) is deferred,
@@ -99,15 +100,27 @@ def _merge(sol, sub, rows, padded, summed=()):
     return jax.tree_util.tree_map(put, sol, eqx.tree_at(lambda s: s.stats, sub, stats))
 
 
+def _with_budget(solver, budget):
+    """``solver`` with an iteration cap given as an array: a traced value under ``jit``, so the
+    passes of different budgets share one compiled kernel per batch size."""
+    return eqx.tree_at(lambda s: s.max_steps, solver, jnp.asarray(budget, jnp.int32))
+
+
 def _passes(problems, solver, init, steps, first_budget, cap):
-    """A short pass over all members, then the unfinished ones re-solved, warm-started."""
+    """A short pass over all members, then the unfinished ones re-solved, warm-started, in passes
+    of doubling budgets (each on a padded batch of the still unfinished members)."""
     if first_budget >= cap:
         return _solve_batch(problems, solver, init, steps)
-    sol = _solve_batch(problems, eqx.tree_at(lambda s: s.max_steps, solver, first_budget), init, steps)
-    late = np.flatnonzero(np.asarray(sol.result) == int(Status.MAX_STEPS()))
-    if late.size == 0:
-        return sol
-    idx = _padded(late)
-    rest = eqx.tree_at(lambda s: s.max_steps, solver, cap - first_budget)
-    sol2 = _solve_batch(_take(problems, idx), rest, _take(sol.value, idx), steps)
-    return _merge(sol, sol2, late, idx, _SUMMED_STATS)
+    sol = _solve_batch(problems, _with_budget(solver, first_budget), init, steps)
+    used, budget = first_budget, first_budget
+    while used < cap:
+        late = np.flatnonzero(np.asarray(sol.result) == int(Status.MAX_STEPS()))
+        if late.size == 0:
+            break
+        budget = min(budget, cap - used)
+        idx = _padded(late)
+        sub = _solve_batch(_take(problems, idx), _with_budget(solver, budget), _take(sol.value, idx), steps)
+        sol = _merge(sol, sub, late, idx, _SUMMED_STATS)
+        used += budget
+        budget *= 2
+    return sol

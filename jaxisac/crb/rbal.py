@@ -102,8 +102,8 @@ class RBAL(AbstractSolver):
             between attempts by :func:`~jaxisac.kernels.crb.kkt_active_set_update`); without it a
             draw with an inactive SINR constraint (spec §9.6, N_t = 32 seed 92) needs ~10^5 R-BAL
             iterations instead of ~10^3.
-        jacobian_every: the Newton polish forms the dense KKT Jacobian every this many steps and
-            Broyden-updates it in between (1: plain Newton, ~17x the cost per step at K = 8).
+        jacobian_every: the Newton polish forms (analytically) and LU-factorises the dense KKT
+            Jacobian every this many steps and Broyden-updates it in between (1: plain Newton).
         newton_at_start: with ``polish`` and a warm start (``init=``), make one Newton attempt from
             the start itself before any R-BAL iteration (a good start then costs no R-BAL iteration).
         printed_sign: use the paper's printed line 6 (Z~ = Z - tau Omega_2), which does not converge

@@ -120,3 +120,24 @@ def test_active_set_correction_rejects_a_wrong_guess():
     assert float(fn) < 1e-10 and bool(ok)
     val = float(K.reduced_objective(np.sum(np.asarray(X), axis=0), d.c, d.P))
     assert val == pytest.approx(SPEC_96[92], rel=1e-9)
+
+
+@pytest.mark.parametrize("inactive", [None, (), (2,), (0, 5)])
+def test_analytic_kkt_jacobian_equals_autodiff(inactive):
+    # the Newton polish factorises kkt_jacobian (outer-product formulas); it must be the exact
+    # derivative of kkt_residual, with and without an active set, off the root too
+    p = C.make_instance(3, 16, K_USERS, sinr_db=10.0)
+    ref = jaxisac.solve(p, C.RBAL(polish=False, max_steps=300), throw=False)
+    st = C.RBAL().init(p, None)
+    d = st.data
+    args = (d.Ht, d.rho, d.sigma2, d.P, d.c)
+    mask = None
+    if inactive is not None:
+        mask = np.zeros(K_USERS, bool)
+        mask[list(inactive)] = True
+    z = np.asarray(K.kkt_point_from_bal(ref.value.reduced, *args, mask))
+    z = z * (1 + 0.01 * np.random.default_rng(0).standard_normal(z.shape))
+    J = np.asarray(K.kkt_jacobian(z, *args, mask))
+    Jf = np.asarray(jax.jacfwd(lambda zz: K.kkt_residual(zz, *args, mask))(z))
+    assert J.shape == (K_USERS**2 + 2 * K_USERS,) * 2
+    np.testing.assert_allclose(J, Jf, rtol=0, atol=1e-12 * np.max(np.abs(Jf)))
