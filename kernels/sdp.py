@@ -42,6 +42,7 @@ __all__ = [
     "project_cone",
     "gram_pinv",
     "wgy_iterations",
+    "wgy_iterations_aa",
     "residuals",
     "cone_violation",
 ]
@@ -201,6 +202,62 @@ def wgy_iterations(M, Ginv, b, c, x, z, y, mu, alpha, num: int, layout, embed_ab
         return x, z, y, xh
 
     return jax.lax.fori_loop(0, num, body, (x, z, y, x))
+
+
+def wgy_iterations_aa(M, Ginv, b, c, y, mu, alpha, num: int, layout, embed_above, hist):
+    """:func:`wgy_iterations` with type-II Anderson acceleration on ``w = (x, z)``.
+
+    ``hist = (dW, dF, w_prev, f_prev, count, fnorm_prev, w)`` carries the last ``mem = dW.shape[0]``
+    differences of iterates and of fixed-point residuals ``f = T(w) - w`` across calls, and the
+    (extrapolated) point ``w`` the next iteration starts from; the caller resets ``count`` and sets
+    ``w`` to the last plain point when ``mu`` changes (the map changes with it). Each iteration
+    evaluates the plain map ``g = T(w)`` once and moves to ``g - (dW + dF) gamma``, ``gamma`` the
+    regularised least-squares fit of ``f`` by ``dF``. Safeguard: when ``||f||`` grew by more than 2x
+    over the previous iteration, the history is dropped and the plain step ``g`` taken.
+
+    Returns ``(x, z, y, xh, hist)`` where ``x, z, y, xh`` are those of the last *plain* map
+    evaluation (``xh, z`` in ``K`` and complementary), as :func:`wgy_iterations` returns them.
+    """
+    Mc = M @ c
+    N = M.shape[1]
+    mem = hist[0].shape[0]
+
+    def plain(x, z):
+        y = Ginv @ (Mc - M @ z - mu * (M @ x - b))
+        v = c - M.T @ y - mu * x
+        zn = project_cone(v, layout, embed_above)
+        xh = (zn - v) / mu
+        xn = (1.0 - alpha) * x + alpha * xh
+        return xn, zn, y, xh
+
+    def body(_, carry):
+        _, _, y, xh, (dW, dF, w_prev, f_prev, count, fn_prev, w) = carry
+        xn, zn, y, xh = plain(w[:N], w[N:])
+        g = jnp.concatenate([xn, zn])
+        f = g - w
+        fn = jnp.linalg.norm(f)
+        restart = (count > 0) & (fn > 2.0 * fn_prev)
+        # push the newest differences (ring buffer, slot count % mem)
+        slot = jnp.mod(count - 1, mem)
+        push = (count > 0) & ~restart
+        dW = jnp.where(push, dW.at[slot].set(w - w_prev), dW)
+        dF = jnp.where(push, dF.at[slot].set(f - f_prev), dF)
+        count = jnp.where(restart, 0, count + 1)
+        dt = f.dtype
+        valid = (jnp.arange(mem) < jnp.minimum(count - 1, mem)).astype(dt)
+        Fm = dF * valid[:, None]
+        Gm = Fm @ Fm.T
+        lam = 1e-10 * jnp.trace(Gm) + jnp.finfo(dt).tiny
+        gam = jnp.linalg.solve(Gm + lam * jnp.eye(mem, dtype=dt) + jnp.diag(1.0 - valid), Fm @ f)
+        w_new = g - ((dW + dF) * valid[:, None]).T @ gam
+        ok = jnp.all(jnp.isfinite(w_new))
+        w_new = jnp.where(ok, w_new, g)
+        return (xn, zn, y, xh, (dW, dF, w, f, count, fn, w_new))
+
+    w0 = hist[-1]
+    carry0 = (w0[:N], w0[N:], y, w0[:N], hist)
+    x, z, y, xh, hist = jax.lax.fori_loop(0, num, body, carry0)
+    return x, z, y, xh, hist
 
 
 def residuals(M, b, c, x, z, y):

@@ -260,6 +260,7 @@ class _State(eqx.Module):
     res: jax.Array  # (3,) primal residual, dual residual, gap (equilibrated, relative)
     cert: jax.Array  # int32: 0 none, 1 primal infeasible, 2 dual infeasible
     iterations: jax.Array
+    aa: tuple = ()  # Anderson history (anderson > 0 only; see kernels.sdp.wgy_iterations_aa)
 
 
 class ADMMSDP(AbstractSolver):
@@ -281,6 +282,10 @@ class ADMMSDP(AbstractSolver):
         embed_above: complex blocks with ``n_j > embed_above`` are projected through the real
             ``2n x 2n`` embedding (same result; XLA's CPU complex ``eigh`` is many times slower than
             the real one beyond about n = 16). Set it large to always use the complex ``eigh``.
+        anderson: memory of type-II Anderson acceleration of the ADMM fixed-point map on
+            ``(x, z)`` (static; ``0``, the default, is the plain method). Safeguarded (history
+            dropped when the fixed-point residual doubles) and reset whenever ``rho`` changes;
+            the reported point is always a plain ADMM point (``X``, ``Z`` PSD, complementary).
     """
 
     tol: float = 1e-6
@@ -293,8 +298,11 @@ class ADMMSDP(AbstractSolver):
     infeas_tol: float = 1e-6
     scale: bool = eqx.field(default=True, static=True)
     embed_above: int = eqx.field(default=16, static=True)
+    anderson: int = eqx.field(default=0, static=True)
 
     def __check_init__(self):
+        if not isinstance(self.anderson, int) or self.anderson < 0:
+            raise ValueError(f"anderson: expected a non-negative integer memory, got {self.anderson}")
         if not isinstance(self.check_every, int) or self.check_every < 1:
             raise ValueError(f"check_every: expected a positive integer, got {self.check_every}")
         for name in ("tol", "rho", "balance"):
@@ -323,6 +331,7 @@ class ADMMSDP(AbstractSolver):
         # the numerical range of M, so only a clearly larger residual certifies inconsistency.
         inconsistent = jnp.linalg.norm(sc.b - P @ sc.b) > jnp.maximum(100.0 * jnp.sqrt(cut), 1e3 * jnp.finfo(rdt).eps)
         res = jnp.stack(_k.residuals(sc.M, sc.b, sc.c, x, z, y))
+        aa = self._aa_reset(None, x, z, N, rdt)
         return _State(
             x=x,
             xh=x,
@@ -333,17 +342,38 @@ class ADMMSDP(AbstractSolver):
             res=res,
             cert=jnp.where(inconsistent, 1, 0).astype(jnp.int32),
             iterations=jnp.zeros((), jnp.int32),
+            aa=aa,
         )
+
+    def _aa_reset(self, aa, x, z, N, rdt):
+        """Fresh Anderson history starting at the plain point ``(x, z)`` (empty when off)."""
+        mem = int(self.anderson)
+        if mem == 0:
+            return ()
+        w = jnp.concatenate([x, z]).astype(rdt)
+        if aa is None:
+            zeros = jnp.zeros((mem, 2 * N), rdt)
+            return (zeros, zeros, jnp.zeros_like(w), jnp.zeros_like(w), jnp.asarray(0, jnp.int32),
+                    jnp.zeros((), rdt), w)
+        dW, dF, w_prev, f_prev, _, fn, _ = aa
+        return (dW, dF, w_prev, f_prev, jnp.asarray(0, jnp.int32), fn, w)
 
     def step(self, problem: SDP, state: _State) -> _State:
         layout = problem.layout
         sc = _scaled(problem, self.scale)
         rdt = sc.M.dtype
         alpha = jnp.asarray(self.alpha, rdt)
-        x, z, y, xh = _k.wgy_iterations(
-            sc.M, state.Ginv, sc.b, sc.c, state.x, state.z, state.y, state.mu, alpha,
-            self.check_every, layout, self.embed_above,
-        )
+        aa = state.aa
+        if self.anderson:
+            x, z, y, xh, aa = _k.wgy_iterations_aa(
+                sc.M, state.Ginv, sc.b, sc.c, state.y, state.mu, alpha,
+                self.check_every, layout, self.embed_above, state.aa,
+            )
+        else:
+            x, z, y, xh = _k.wgy_iterations(
+                sc.M, state.Ginv, sc.b, sc.c, state.x, state.z, state.y, state.mu, alpha,
+                self.check_every, layout, self.embed_above,
+            )
         pr, dr, gap = _k.residuals(sc.M, sc.b, sc.c, xh, z, y)
         mu = state.mu
         if self.adaptive:
@@ -352,6 +382,10 @@ class ADMMSDP(AbstractSolver):
             rebalance = (ratio > self.balance) | (ratio < 1.0 / self.balance)
             mu = jnp.where(rebalance, mu * factor, mu)
             mu = jnp.clip(mu, 1e-6, 1e6)
+        if self.anderson:
+            # the map changes with mu: restart the history from the last plain point
+            fresh = self._aa_reset(aa, x, z, x.shape[0], rdt)
+            aa = jax.tree_util.tree_map(lambda a, b: jnp.where(mu != state.mu, a, b), fresh, aa)
         cert = state.cert
         if self.infeas_tol > 0:
             dy = y - state.y
@@ -373,6 +407,7 @@ class ADMMSDP(AbstractSolver):
             res=jnp.stack([pr, dr, gap]),
             cert=cert,
             iterations=state.iterations + self.check_every,
+            aa=aa,
         )
 
     def terminate(self, problem: SDP, state: _State):
