@@ -362,8 +362,7 @@ class MinMax(_ClosedForm):
         X = jnp.where(phir <= phi0, Xr, X0)  # monotone by the line searches; this guards round-off
         upper, Hw, st_w = _joint_phi(p, X)
         rho = p.rho_clipped
-        Q, G = _k.quadratic_sphere_terms(Hw, p.S, p.X_s, rho)
-        Xl, _, _ = _solve_quadratic(p, Q, G, X, self.joint_start.papc_solver)
+        Xl, _, _ = _solve_quadratic(p, Hw, rho, 1 - rho, rho * p.S, (1 - rho) * p.X_s, X, self.joint_start.papc_solver)
         lower = rho * jnp.sum(jnp.abs(Hw @ Xl - p.S) ** 2) + (1 - rho) * jnp.sum(jnp.abs(Xl - p.X_s) ** 2)
         cert = _mean_log2(_sinr(Hw, X, p.S, p.noise_var))
         stats = {
