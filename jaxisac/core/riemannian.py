@@ -253,8 +253,10 @@ class _AbstractRiemannian(AbstractSolver):
         if not paper:  # the paper's code accepts the last trial even when it decreases f
             ok = ok & (f_ls > s.f)
         x1 = tree_where(ok, x_ls, x)
-        f1, eg = value_and_ascent_grad(prob.objective)(x1)
-        f1 = jnp.where(ok, jnp.asarray(f1, rdt), s.f)
+        _, eg = value_and_ascent_grad(prob.objective)(x1)
+        # the accepted value is the line search's: the value recomputed with the gradient can differ in
+        # the last bit (other fusion), and the test f_ls > f is what makes the sequence monotone
+        f1 = jnp.where(ok, f_ls, s.f)
         g1 = man.egrad_to_rgrad(x1, eg)
         g1 = tree_where(ok, g1, g)
         if self._conjugate():
