@@ -26,7 +26,6 @@ __all__ = [
     "remedy_prop8",
     "method2_waveform",
     "remedy_semi_unitary",
-    "polar_deflated",
     "tpc_quadratic",
     "tpc_lowrank",
     "quadratic_sphere_terms",
@@ -313,64 +312,6 @@ def remedy_semi_unitary(Hs: jax.Array, S: jax.Array, F: jax.Array, Abar: jax.Arr
     return UK @ ct(VK) + W
 
 
-def polar_deflated(G: jax.Array, U0: jax.Array, max_steps: int = 50):
-    """Polar factor ``U V^H`` of a full-row-rank ``G (N, L)`` with K dominant singular values.
-
-    ``U0 (N, K)`` spans an estimate of the dominant left singular subspace (Method 2: the range of
-    ``F^H H*^H``, which carries the ``alpha``-weighted part). Subspace iteration
-    ``U <- qr(G G^H U)`` converges at the rate ``(sigma_{K+1} / sigma_K)^2`` per step (~1e-9 for
-    ``alpha = 1e4``) and stops when the subspace no longer moves. Then, with ``U_perp`` its orthogonal
-    complement, ``polar(G) = U polar(U^H G) + U_perp polar(U_perp^H G)``: two Gram ``eigh`` (K x K and
-    (N-K) x (N-K)), each of a block whose condition number excludes the ``alpha`` gap (the Gram of
-    ``G`` itself would square a condition number of ~1e6 and lose all accuracy). On batched CPU this
-    is about a third of the N x L SVD's cost. A Newton-Schulz step on the complement block restores
-    ``P P^H = I`` to round-off (the Gram route alone leaves it at ``eps cond(block)^2``).
-
-    Returns ``(polar (N, L), status)``; ``MAX_STEPS`` when the subspace did not settle (no dominant gap).
-    """
-    N, L = G.shape
-    K = U0.shape[1]
-    rd = _rdtype(G)
-    eps = jnp.finfo(rd).eps
-    GH = ct(G)
-
-    def cond(c):
-        U, k, ch, ch_prev = c
-        stalled = (ch <= jnp.sqrt(eps)) & (ch > 0.5 * ch_prev)  # at the round-off floor
-        return (k < max_steps) & (ch > 100 * eps) & ~stalled
-
-    def body(c):
-        U, k, ch, _ = c
-        Un, _ = jnp.linalg.qr(G @ (GH @ U))
-        d = Un - U @ (ct(U) @ Un)
-        return Un, k + 1, jnp.sqrt(jnp.sum(jnp.abs(d) ** 2)), ch
-
-    U0, _ = jnp.linalg.qr(U0)
-    inf = jnp.asarray(jnp.inf, rd)
-    U, k, ch, _ = jax.lax.while_loop(cond, body, (U0, jnp.asarray(0, jnp.int32), inf, inf))
-    tiny = jnp.finfo(rd).tiny
-
-    def gram_polar(T):  # polar factor of a full-row-rank block through its Gram eigh
-        C = T @ ct(T)
-        s, P = jnp.linalg.eigh(0.5 * (C + ct(C)))
-        r = jax.lax.rsqrt(jnp.maximum(s, tiny)).astype(T.dtype)
-        return (P * r[None, :]) @ (ct(P) @ T)
-
-    Qc, _ = jnp.linalg.qr(U, mode="complete")
-    Up = Qc[:, K:]
-    Pt = gram_polar(ct(U) @ G)  # (K, L)
-    # the residual coupling U^H G G^H U_perp (round-off times sigma_1^2) would tilt the complement
-    # block's rows towards Pt's; project it out so the rows of the result are orthonormal
-    Gb = ct(Up) @ G
-    Pb = gram_polar(Gb - (Gb @ ct(Pt)) @ Pt)
-    # one Newton-Schulz step on the (less well conditioned) complement block: the Gram route leaves its
-    # rows orthonormal only to eps * cond(block)^2
-    Pb = 1.5 * Pb - 0.5 * ((Pb @ ct(Pb)) @ Pb)
-    out = U @ Pt + Up @ Pb
-    status = jnp.where(k < max_steps, jnp.asarray(0, jnp.int32), jnp.asarray(1, jnp.int32))
-    return out, status
-
-
 def _procrustes(M):
     """``argmax_{U U^H = I} Re tr(U^H M)`` for square ``M``: ``U = P Q^H`` from ``svd(M)``."""
     P, _, Qh = jnp.linalg.svd(M, full_matrices=True)
@@ -440,26 +381,18 @@ def remedy_prop8(
     return U @ I @ ct(V), k, trace
 
 
-def method2_waveform(Hs: jax.Array, S: jax.Array, F: jax.Array, Xbar: jax.Array, alpha, with_status: bool = False):
+def method2_waveform(Hs: jax.Array, S: jax.Array, F: jax.Array, Xbar: jax.Array, alpha) -> jax.Array:
     """Prop. 9: ``X* = sqrt(L) F U I V^H`` with ``U S V^H = svd(F^H (alpha Hs^H S + Xbar))``.
 
-    ``U I V^H`` is the polar factor of ``G = F^H (alpha Hs^H S + Xbar)``; for ``K < N`` it is computed
-    by :func:`polar_deflated` (the ``alpha``-weighted rank-K part spans the dominant subspace, started
-    from the range of ``F^H Hs^H``), otherwise by the SVD. ``with_status=True`` also returns the
-    status of the subspace iteration (``int32``, 0 = converged).
+    The N x L SVD stays: ``G`` has condition number ~``alpha`` (1e6 on the paper's scenario), so its
+    polar factor cannot come from a Gram ``eigh``; a deflated route (subspace iteration on the rank-K
+    ``alpha`` part + two block Grams) was as accurate but no faster on batched CPU.
     """
-    K = Hs.shape[0]
     N, L = Xbar.shape
     rd = _rdtype(Xbar)
-    FH = ct(F) @ ct(Hs)  # (N, K)
-    G = jnp.asarray(alpha, rd).astype(Xbar.dtype) * (FH @ S) + ct(F) @ Xbar
-    if K < N:
-        P, status = polar_deflated(G, FH)
-    else:
-        U, _, Vh = jnp.linalg.svd(G, full_matrices=True)
-        P, status = U @ Vh[:N, :], jnp.asarray(0, jnp.int32)
-    X = jnp.sqrt(jnp.asarray(L, rd)) * (F @ P)
-    return (X, status) if with_status else X
+    G = ct(F) @ (jnp.asarray(alpha, rd).astype(Xbar.dtype) * (ct(Hs) @ S) + Xbar)
+    U, _, Vh = jnp.linalg.svd(G, full_matrices=True)
+    return jnp.sqrt(jnp.asarray(L, rd)) * (F @ U @ Vh[:N, :])
 
 
 # --------------------------------------------------------------------------------------------
