@@ -8,6 +8,7 @@ and writes ``results/bench_sdp/bench_sdp.json``.
 
     python experiments/bench_sdp.py --quick          # 256 instances, n=8, m=20
     python experiments/bench_sdp.py --batch 4096 --n 16 --m 60 --float32
+    python experiments/bench_sdp.py --quick --anderson 10    # Anderson-accelerated ADMM
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def main():
     ap.add_argument("--cvxpy", type=int, default=64, help="instances solved by the CVXPY loop")
     ap.add_argument("--tol", type=float, default=1e-7)
     ap.add_argument("--float32", action="store_true", help="also time complex64/float32")
+    ap.add_argument("--anderson", type=int, default=0, help="ADMMSDP(anderson=...) memory (0: plain ADMM)")
     ap.add_argument("--out", default="results/bench_sdp")
     args = ap.parse_args()
     if args.quick:
@@ -77,12 +79,13 @@ def main():
     rng = np.random.default_rng(0)
     C, A, b, c, G = random_batch(rng, args.batch, args.n, args.m, args.p)
     device = jax.devices()[0]
-    report = dict(batch=args.batch, n=args.n, m=args.m, p=args.p, tol=args.tol, device=str(device))
+    report = dict(batch=args.batch, n=args.n, m=args.m, p=args.p, tol=args.tol, anderson=args.anderson,
+                  device=str(device))
 
     def timed(cdt, rdt, tol):
         sdps = SDP(C=(jnp.asarray(C, cdt),), A=(jnp.asarray(A, cdt),), b=jnp.asarray(b, rdt),
                    c=jnp.asarray(c, rdt), G=jnp.asarray(G, rdt))
-        solver = ADMMSDP(tol=tol, max_steps=2000)
+        solver = ADMMSDP(tol=tol, max_steps=2000, anderson=args.anderson)
         f = jax.jit(jax.vmap(lambda p: solve_sdp(p, solver)))
         t0 = time.perf_counter()
         jax.block_until_ready(f(sdps))
