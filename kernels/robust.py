@@ -40,6 +40,16 @@ def _semi_identity(n: int, m: int, dtype) -> jax.Array:
     return jnp.eye(n, m, dtype=dtype)
 
 
+def _qr(A):
+    """Thin QR whose two factors become available together.
+
+    ``jnp.linalg.qr`` is two LAPACK calls (``geqrf``, then ``orgqr`` for Q); a batched ``eigh`` that
+    reads only R could run concurrently with ``orgqr``, and two concurrent batched LAPACK calls can
+    deadlock XLA's CPU thread pool (see ``jaxisac/_runtime.py``; seen here at batch 1000). The
+    barrier serialises them."""
+    return jax.lax.optimization_barrier(jnp.linalg.qr(A))
+
+
 # --------------------------------------------------------------------------------------------
 # The spherical secular equation shared by the worst case (TRS) and TPC
 # --------------------------------------------------------------------------------------------
@@ -246,7 +256,7 @@ def _top_singular_subspaces(Hs, S, F):
     """``U_K (N, K)`` and ``V_K (L, K)`` of the rank-K matrix ``G = F^H Hs^H S`` without its N x L SVD:
     thin QR ``F^H Hs^H = Q1 R1`` and the SVD ``R1 S = P diag(s) W^H`` (from the K x K Gram eigh) give
     ``U_K = Q1 P``, ``V_K = W``."""
-    Q1, R1 = jnp.linalg.qr(ct(F) @ ct(Hs))
+    Q1, R1 = _qr(ct(F) @ ct(Hs))
     Z = R1 @ S  # (K, L), rank K
     # K x K Gram eigh instead of the K x L SVD (4-5x cheaper batched on CPU): Z Z^H = P diag(s^2) P^H,
     # W = Z^H P diag(1/s); the order of the pairs is irrelevant to every use (U_K V_K^H, projectors)
@@ -303,7 +313,7 @@ def remedy_semi_unitary(Hs: jax.Array, S: jax.Array, F: jax.Array, Abar: jax.Arr
         AV = Abar @ VK
     Y = AV - UK @ (ct(UK) @ AV)  # P_U Abar V_K
     M = PA - Y @ ct(VK)
-    Q2, R2 = jnp.linalg.qr(Y)
+    Q2, R2 = _qr(Y)
     T = jnp.eye(K, dtype=Y.dtype) - R2 @ ct(R2)
     t, E = jnp.linalg.eigh(0.5 * (T + ct(T)))
     tiny = jnp.finfo(t.dtype).tiny
@@ -436,7 +446,7 @@ def tpc_lowrank(H: jax.Array, c1, c2, SG: jax.Array, G0: jax.Array, power: jax.A
     if K >= N:
         Q = c1.astype(dt) * (ct(H) @ H) + c2.astype(dt) * jnp.eye(N, dtype=dt)
         return tpc_quadratic(Q, ct(H) @ SG + G0, power, max_steps)
-    Q1, R1 = jnp.linalg.qr(ct(H))
+    Q1, R1 = _qr(ct(H))
     C = R1 @ ct(R1)
     s2, P = jnp.linalg.eigh(0.5 * (C + ct(C)))
     U = Q1 @ P  # (N, K)

@@ -11,8 +11,8 @@
 
 Shapes: ``H (K, N)``, ``S (K, L)``, ``X0 (N, L)``; ``rho`` in ``(0, 1)``; power ``P_T`` in watts.
 
-Differentiation: the TPC waveform is computed in closed form from one ``eigh`` and a root; it is
-differentiated through the eigendecomposition (fine for distinct eigenvalues of ``Q``; the multiplier
+Differentiation: the TPC waveform is computed in closed form from a thin QR, a K x K ``eigh`` and a
+root; it is differentiated through them (fine for distinct eigenvalues of ``H H^H``; the multiplier
 through the root finder's implicit rule is not connected: use the value with the envelope theorem).
 The PAPC solve uses the envelope adjoint of ``RiemannianCG``: ``Solution.objective`` is
 differentiable with respect to the data, the waveform is not.

@@ -192,9 +192,14 @@ def _nominal_sc_A(p: SensingCentricProblem):
 
 def _sc_eig(p: SensingCentricProblem):
     """Eigendecomposition of ``X X^H = L F F^H`` shared by every waveform of the constraint set (the
-    worst-case solves of Methods 1-2 reuse it; under ``vmap`` with a shared ``R`` it is computed once)."""
+    worst-case solves of Methods 1-2 reuse it; under ``vmap`` with a shared ``R`` it is computed once).
+
+    Returns ``(eig, p')`` with ``p'`` the problem passed through a barrier with the eigenpairs, so the
+    design computed from ``p'`` starts after this ``eigh``: two concurrent batched LAPACK calls can
+    deadlock XLA's CPU thread pool (``jaxisac/_runtime.py``)."""
     q, V = jnp.linalg.eigh(p.F @ ct(p.F))
-    return p.S.shape[1] * q, V
+    (q, V), p = jax.lax.optimization_barrier(((q, V), p))
+    return (p.S.shape[1] * q, V), p
 
 
 def _joint_terms_nominal(p: JointProblem):
@@ -329,8 +334,8 @@ class Method1(_ClosedForm):
         p = problem
         if not isinstance(p, SensingCentricProblem):
             raise ValueError("problem: Method1 solves a SensingCentricProblem")
+        eig, p = _sc_eig(p)
         Xbar, Abar = _nominal_sc_A(p)
-        eig = _sc_eig(p)
         Hs, st = _worst(Xbar, p, self.worst_case, eig)
         K, N = p.H_nominal.shape
         if self.remedy == "exact" and K < N:
@@ -357,8 +362,8 @@ class Method2(_ClosedForm):
         p = problem
         if not isinstance(p, SensingCentricProblem):
             raise ValueError("problem: Method2 solves a SensingCentricProblem")
+        eig, p = _sc_eig(p)
         Xbar = _nominal_sc(p)
-        eig = _sc_eig(p)
         Hs, st = _worst(Xbar, p, self.worst_case, eig)
         X = _k.method2_waveform(Hs, p.S, p.F, Xbar, self.alpha)
         obj = jnp.sum(jnp.abs(Hs @ X - p.S) ** 2)
