@@ -52,9 +52,8 @@ def solve_batch(problems, solver, *, init=None, max_steps: int | None = None, fi
         first_budget: iteration budget of the first pass (default: one polish block,
             ``solver.polish_every``, for R-BAL with its polish, else ``solver.max_steps``, i.e. one
             pass). The members that end with ``Status.MAX_STEPS`` within it are re-solved, warm-started,
-            in further passes with doubling budgets (first_budget, 2 first_budget, ...) until
-            ``solver.max_steps`` iterations are spent; ``stats`` counters (iterations, steps, Newton
-            attempts) add up over the passes. ``first_budget >= solver.max_steps`` gives a plain
+            with the remaining budget; ``stats`` counters (iterations, steps, Newton attempts) add up
+            over both passes. ``first_budget >= solver.max_steps`` gives a plain
             single pass (after pass 0), whose results equal one-at-a-time ``jaxisac.solve`` calls.
 
     Host-level (not traceable: it inspects the first pass's statuses); use ``jax.vmap(jaxisac.solve)``
@@ -101,26 +100,22 @@ def _merge(sol, sub, rows, padded, summed=()):
 
 
 def _with_budget(solver, budget):
-    """``solver`` with an iteration cap given as an array: a traced value under ``jit``, so the
+    """``solver`` with an iteration cap given as an array: a traced value under ``jit``, so
     passes of different budgets share one compiled kernel per batch size."""
     return eqx.tree_at(lambda s: s.max_steps, solver, jnp.asarray(budget, jnp.int32))
 
 
 def _passes(problems, solver, init, steps, first_budget, cap):
-    """A short pass over all members, then the unfinished ones re-solved, warm-started, in passes
-    of doubling budgets (each on a padded batch of the still unfinished members)."""
+    """A short pass over all members, then the unfinished ones re-solved, warm-started, with the
+    remaining budget in one padded batch. (One pass, not several of growing budget: a warm restart
+    resets the adaptive step and the active-set guess, which costs the weakly active draws more
+    than it saves: measured 250 -> 600 iterations on spec §9.6 seed 92.)"""
     if first_budget >= cap:
         return _solve_batch(problems, solver, init, steps)
     sol = _solve_batch(problems, _with_budget(solver, first_budget), init, steps)
-    used, budget = first_budget, first_budget
-    while used < cap:
-        late = np.flatnonzero(np.asarray(sol.result) == int(Status.MAX_STEPS()))
-        if late.size == 0:
-            break
-        budget = min(budget, cap - used)
-        idx = _padded(late)
-        sub = _solve_batch(_take(problems, idx), _with_budget(solver, budget), _take(sol.value, idx), steps)
-        sol = _merge(sol, sub, late, idx, _SUMMED_STATS)
-        used += budget
-        budget *= 2
-    return sol
+    late = np.flatnonzero(np.asarray(sol.result) == int(Status.MAX_STEPS()))
+    if late.size == 0:
+        return sol
+    idx = _padded(late)
+    sub = _solve_batch(_take(problems, idx), _with_budget(solver, cap - first_budget), _take(sol.value, idx), steps)
+    return _merge(sol, sub, late, idx, _SUMMED_STATS)
