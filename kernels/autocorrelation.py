@@ -234,6 +234,16 @@ def top_eig_krylov(matmat, X0, n_blocks, HX0=None):
 # one ALRA / robust-ALRA update in Gram form
 
 
+def _gram_solve(G, rhs):
+    """``G^+ rhs`` for the small symmetric ``(r, r)`` Gram matrix of the mu-update (a guarded
+    division when r = 1)."""
+    if G.shape[0] == 1:
+        den = G[0, 0]
+        ok = jnp.abs(den) > jnp.finfo(den.dtype).tiny
+        return jnp.where(ok, rhs / jnp.where(ok, den, 1.0), 0.0)
+    return jnp.linalg.pinv(G, hermitian=True) @ rhs
+
+
 def alternation_update(V, p0, K, W, y, X, mu_rule="exact"):
     """Closed-form (H, mu) update of ALRA (W = K^{-1}) or robust ALRA (W = (I/rho + K)^{-1}).
 
@@ -251,13 +261,7 @@ def alternation_update(V, p0, K, W, y, X, mu_rule="exact"):
     else:
         G = U.T @ WU
         rhs = WU.T @ y
-    r = U.shape[1]
-    if r == 1:
-        den = G[0, 0]
-        ok = jnp.abs(den) > jnp.finfo(den.dtype).tiny
-        mu = jnp.where(ok, rhs / jnp.where(ok, den, 1.0), 0.0)
-    else:
-        mu = jnp.linalg.pinv(G, hermitian=True) @ rhs
+    mu = _gram_solve(G, rhs)
     gamma = W @ (y - U @ mu)
     return mu, gamma, U
 
@@ -278,13 +282,7 @@ def alternation_update_gram(VX, W, alpha, p0, inv_rho=0.0, mu_rule="exact"):
     else:
         G = U.T @ WU
         rhs = U.T @ alpha
-    r = U.shape[1]
-    if r == 1:
-        den = G[0, 0]
-        ok = jnp.abs(den) > jnp.finfo(den.dtype).tiny
-        mu = jnp.where(ok, rhs / jnp.where(ok, den, 1.0), 0.0)
-    else:
-        mu = jnp.linalg.pinv(G, hermitian=True) @ rhs
+    mu = _gram_solve(G, rhs)
     gamma = alpha - WU @ mu
     return mu, gamma, U
 

@@ -184,6 +184,15 @@ def gram_pinv(M: jax.Array) -> tuple[jax.Array, jax.Array]:
     return Ginv, P, cut
 
 
+def _wgy_map(M, Mc, Ginv, b, c, x, z, mu, alpha, layout, embed_above):
+    """One plain (relaxed) iteration of the method: ``(x, z) -> (x+, z+, y, xh)``."""
+    y = Ginv @ (Mc - M @ z - mu * (M @ x - b))
+    v = c - M.T @ y - mu * x
+    zn = project_cone(v, layout, embed_above)
+    xh = (zn - v) / mu
+    return (1.0 - alpha) * x + alpha * xh, zn, y, xh
+
+
 def wgy_iterations(M, Ginv, b, c, x, z, y, mu, alpha, num: int, layout, embed_above: int = 16):
     """``num`` iterations of the dual ADMM (see the module docstring).
 
@@ -193,13 +202,8 @@ def wgy_iterations(M, Ginv, b, c, x, z, y, mu, alpha, num: int, layout, embed_ab
     Mc = M @ c
 
     def body(_, carry):
-        x, z, y, _ = carry
-        y = Ginv @ (Mc - M @ z - mu * (M @ x - b))
-        v = c - M.T @ y - mu * x
-        z = project_cone(v, layout, embed_above)
-        xh = (z - v) / mu
-        x = (1.0 - alpha) * x + alpha * xh
-        return x, z, y, xh
+        x, z, _, _ = carry
+        return _wgy_map(M, Mc, Ginv, b, c, x, z, mu, alpha, layout, embed_above)
 
     return jax.lax.fori_loop(0, num, body, (x, z, y, x))
 
@@ -223,12 +227,7 @@ def wgy_iterations_aa(M, Ginv, b, c, y, mu, alpha, num: int, layout, embed_above
     mem = hist[0].shape[0]
 
     def plain(x, z):
-        y = Ginv @ (Mc - M @ z - mu * (M @ x - b))
-        v = c - M.T @ y - mu * x
-        zn = project_cone(v, layout, embed_above)
-        xh = (zn - v) / mu
-        xn = (1.0 - alpha) * x + alpha * xh
-        return xn, zn, y, xh
+        return _wgy_map(M, Mc, Ginv, b, c, x, z, mu, alpha, layout, embed_above)
 
     def body(_, carry):
         _, _, y, xh, (dW, dF, w_prev, f_prev, count, fn_prev, w) = carry
