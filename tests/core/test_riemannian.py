@@ -155,38 +155,3 @@ def test_bad_arguments():
         RiemannianAscent(gtol=-1.0)
     with pytest.raises(ValueError, match="problem"):
         jaxisac.solve(eqx.Module(), RiemannianCG())
-
-
-def test_jacobi_svd_and_eigh_kernels_match_lapack():
-    """LAPACK-free Jacobi kernels: singular values / eigenvalues and factorisations equal LAPACK's
-    to float64 round-off (float32 close), including rank-deficient and real inputs; vmap == loop."""
-    from jaxisac.kernels import riemannian as kr
-
-    svd, eigh = jax.jit(kr.jacobi_svd), jax.jit(kr.jacobi_eigh)
-
-    def cn(key, shape):
-        k1, k2 = jax.random.split(key)
-        return jax.random.normal(k1, shape) + 1j * jax.random.normal(k2, shape)
-
-    ct = lambda a: jnp.conj(jnp.swapaxes(a, -1, -2))  # noqa: E731
-    for m, n in ((4, 4), (6, 3)):
-        a = cn(jax.random.key(m * 10 + n), (50, m, n))
-        a = a.at[0, :, -1].set(a[0, :, 0])  # a rank-deficient member
-        ref = np.linalg.svd(np.asarray(a), compute_uv=False)
-        for dt, tol in ((jnp.complex128, 1e-13), (jnp.complex64, 3e-6))[: 2 if m == n else 1]:
-            u, s, v = svd(a.astype(dt))
-            scale = ref[:, :1]
-            np.testing.assert_allclose(np.sort(np.asarray(s), -1)[:, ::-1] / scale, ref / scale, atol=tol)
-            np.testing.assert_allclose(np.asarray((u * s[..., None, :].astype(dt)) @ ct(v)), np.asarray(a), atol=20 * tol * float(ref.max()))
-            np.testing.assert_allclose(np.asarray(ct(v) @ v), np.broadcast_to(np.eye(n), (50, n, n)), atol=10 * tol)
-    ar = jax.random.normal(jax.random.key(7), (10, 5, 4))
-    np.testing.assert_allclose(np.sort(np.asarray(svd(ar)[1]), -1)[:, ::-1], np.linalg.svd(np.asarray(ar), compute_uv=False), atol=1e-13)
-    h = cn(jax.random.key(8), (30, 4, 4))
-    h = h + ct(h)
-    lam, w = eigh(h)
-    np.testing.assert_allclose(np.sort(np.asarray(lam), -1), np.linalg.eigvalsh(np.asarray(h)), atol=1e-13 * float(jnp.max(jnp.abs(h))))
-    np.testing.assert_allclose(np.asarray((w * lam[..., None, :]) @ ct(w)), np.asarray(h), atol=1e-13 * float(jnp.max(jnp.abs(h))))
-    looped = jnp.stack([svd(a[i])[1] for i in range(3)])
-    np.testing.assert_allclose(np.asarray(jax.vmap(lambda x: kr.jacobi_svd(x)[1])(a[:3])), np.asarray(looped), atol=1e-14)
-    with pytest.raises(ValueError, match="a:"):
-        kr.jacobi_svd(jnp.zeros((2, 3, 5), jnp.complex128))
