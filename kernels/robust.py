@@ -41,13 +41,16 @@ def _semi_identity(n: int, m: int, dtype) -> jax.Array:
 
 
 def _qr(A):
-    """Thin QR whose two factors become available together.
+    """Thin QR ``A = Q R`` with ``R`` recomputed as ``Q^H A`` (equal to round-off).
 
     ``jnp.linalg.qr`` is two LAPACK calls (``geqrf``, then ``orgqr`` for Q); a batched ``eigh`` that
-    reads only R could run concurrently with ``orgqr``, and two concurrent batched LAPACK calls can
-    deadlock XLA's CPU thread pool (see ``jaxisac/_runtime.py``; seen here at batch 1000). The
-    barrier serialises them."""
-    return jax.lax.optimization_barrier(jnp.linalg.qr(A))
+    reads only geqrf's R runs concurrently with ``orgqr``, and two concurrent batched LAPACK calls
+    deadlock XLA's CPU thread pool (see ``jaxisac/_runtime.py``; seen here at batch 1000, gdb:
+    ``OrthogonalQr`` and ``EigenvalueDecompositionHermitian`` both in ``ParallelBatchMap``). Taking R
+    from Q makes every later call depend on ``orgqr`` (an ``optimization_barrier`` does not: it only
+    aliases buffers)."""
+    Q, _ = jnp.linalg.qr(A)
+    return Q, ct(Q) @ A
 
 
 # --------------------------------------------------------------------------------------------
