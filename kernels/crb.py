@@ -551,7 +551,7 @@ class _KKTParts(NamedTuple):
     act: jax.Array  # (K,) 1 for active users, 0 for inactive
 
 
-def _kkt_core(z, Ht, rho, sigma2, P, c, inactive=None) -> _KKTParts:
+def _kkt_core(z, Ht, rho, sigma2, P, c, inactive=None, basis=None) -> _KKTParts:
     k = Ht.shape[0]
     R = real_to_herm(z[: k * k], k).astype(Ht.dtype)
     mu = z[k * k : k * k + k]
@@ -568,7 +568,7 @@ def _kkt_core(z, Ht, rho, sigma2, P, c, inactive=None) -> _KKTParts:
     else:
         # active set (spec §2.9 generalised, ours): B~ is singular on N (the inactive users'
         # zero-forcing directions); v_j = B~^+ h~_j for active j, v_k = the N basis for inactive k
-        Pa, Pn, Nb = _inactive_basis(Ht, inactive)
+        Pa, Pn, Nb = _inactive_basis(Ht, inactive) if basis is None else basis
         Bi = _inv(_herm(Pa @ B @ Pa) + Pn)
         Vact = Bi @ Ht
         V = jnp.where(inactive[None, :], Nb, Vact)
@@ -577,12 +577,12 @@ def _kkt_core(z, Ht, rho, sigma2, P, c, inactive=None) -> _KKTParts:
     return _KKTParts(R, mu, p, B, V, g, omega, Rinv, A, W, act)
 
 
-def _kkt_parts(z, Ht, rho, sigma2, P, c, inactive=None):
-    q = _kkt_core(z, Ht, rho, sigma2, P, c, inactive)
+def _kkt_parts(z, Ht, rho, sigma2, P, c, inactive=None, basis=None):
+    q = _kkt_core(z, Ht, rho, sigma2, P, c, inactive, basis)
     return q.R, q.mu, q.p, q.B, q.V, q.g, q.omega
 
 
-def kkt_residual(z, Ht, rho, sigma2, P, c, inactive=None):
+def kkt_residual(z, Ht, rho, sigma2, P, c, inactive=None, basis=None):
     """Scaled residual F(z) of the K^2 + 2K KKT system (E1-E3 of spec §2.9).
 
     ``z = [herm_to_real(R~), mu_KKT, p]`` (real, K^2 + 2K). E1 is divided by tr R~, E3 by
@@ -593,8 +593,9 @@ def kkt_residual(z, Ht, rho, sigma2, P, c, inactive=None):
     R~ has N as an eigenspace with eigenvalue omega^{-1/2}, and the rows of k inactive become
     ``E2_k = mu_k``, ``E3_k = p_k^2 omega - 1`` with v_k an orthonormal basis vector of N. The system
     stays square and is nonsingular where the generic one is singular (a user with mu_k -> 0).
+    ``basis``: ``_inactive_basis(Ht, inactive)`` if already computed (it does not depend on z).
     """
-    R, mu, p, B, V, g, omega = _kkt_parts(z, Ht, rho, sigma2, P, c, inactive)
+    R, mu, p, B, V, g, omega = _kkt_parts(z, Ht, rho, sigma2, P, c, inactive, basis)
     E1 = R - (V * p.astype(V.dtype)[None, :]) @ _ct(V)
     E2 = mu * rho * g - 1
     hRh = _quad(Ht, R)
@@ -611,18 +612,19 @@ def _herm_to_real_batched(A):
     return out.reshape(A.shape[:-2] + (k * k,))
 
 
-def kkt_jacobian(z, Ht, rho, sigma2, P, c, inactive=None):
+def kkt_jacobian(z, Ht, rho, sigma2, P, c, inactive=None, basis=None):
     """Analytic Jacobian ``dF/dz`` (K^2 + 2K square, real) of :func:`kkt_residual` [ours].
 
     Every directional derivative of B~ along R~ is a sum of rank-one terms
     (``d(R^-2) = -(R^-1 E R^-2 + R^-2 E R^-1)`` for ``E = e_i e_j^T``), so all K^2 columns of the
     R~ block come from outer products of K x K matrices: O(K^4) elementwise work and no matrix
     product per column (``jacfwd`` pushes K^2 + 2K tangents through every matrix product, ~45
-    residual evaluations at K = 8). Equal to ``jax.jacfwd(kkt_residual)`` to round-off.
+    residual evaluations at K = 8). Equal to ``jax.jacfwd(kkt_residual)`` to round-off. ``basis`` as in
+    :func:`kkt_residual`.
     """
     k = Ht.shape[0]
     H = Ht
-    q = _kkt_core(z, Ht, rho, sigma2, P, c, inactive)
+    q = _kkt_core(z, Ht, rho, sigma2, P, c, inactive, basis)
     R, mu, p, V, g, omega, Ri, A, W, act = q.R, q.mu, q.p, q.V, q.g, q.omega, q.Ri, q.A, q.W, q.act
     cdt = H.dtype
     rdt = mu.dtype
@@ -748,7 +750,9 @@ def kkt_newton_solve(z0, Ht, rho, sigma2, P, c, inactive=None, steps: int = 16, 
     single-right-hand-side LU solve. (On CPU, batched triangular solves with many right-hand
     sides, which ``jnp.linalg.inv`` uses, cost ~20x an LU factorisation at n = 80.)
     """
-    F = lambda zz: kkt_residual(zz, Ht, rho, sigma2, P, c, inactive)  # noqa: E731
+    # the active-set basis depends on the channels only: computed once, not per residual
+    basis = None if inactive is None else _inactive_basis(Ht, inactive)
+    F = lambda zz: kkt_residual(zz, Ht, rho, sigma2, P, c, inactive, basis)  # noqa: E731
     lens = jnp.asarray([1.0, 0.5, 0.25, 0.125], z0.dtype)
     n = z0.shape[0]
     m = max(refresh, 1)
@@ -762,7 +766,7 @@ def kkt_newton_solve(z0, Ht, rho, sigma2, P, c, inactive=None, steps: int = 16, 
     def body(i, carry):
         z, f, lu, U, W, fn = carry
         slot = i % m
-        lu = jax.lax.cond(slot == 0, lambda: lu_factor(kkt_jacobian(z, Ht, rho, sigma2, P, c, inactive)), lambda: lu)
+        lu = jax.lax.cond(slot == 0, lambda: lu_factor(kkt_jacobian(z, Ht, rho, sigma2, P, c, inactive, basis)), lambda: lu)
         U = jnp.where(slot == 0, 0.0, U)
         W = jnp.where(slot == 0, 0.0, W)
         dz = apply(lu, U, W, f)
