@@ -17,6 +17,7 @@ from .roots import RootResult, bracketed_root
 from .sdp import ADMMSDP, SDP, SDPValue, envelope_term, lagrangian, optimal_value, solve_sdp
 from .solution import Solution, SolveError, Status, status_message
 from .solve import AbstractSolver, solve, stop_gradient_tree, tree_where
+from .refill import solve_refill
 from .sweep import ProgressBar, Table, sweep
 from .validation import (
     as_array,
@@ -63,6 +64,7 @@ __all__ = [
     "real_inner",
     "real_view",
     "solve",
+    "solve_refill",
     "status_message",
     "sweep",
     "tree_where",

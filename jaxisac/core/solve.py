@@ -72,35 +72,61 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
 
 
-def _run(problem, solver, init, max_steps: int, unroll: bool) -> Solution:
+def _start(problem, solver, init):
+    """Loop carry ``(state, steps, done, result)`` before the first step (one instance)."""
     state0 = solver.init(problem, init)
     done0, result0 = solver.terminate(problem, state0)
     finite0 = _all_finite(state0)
     result0 = jnp.where(finite0, jnp.asarray(result0, jnp.int32), Status.NONFINITE())
-    carry0 = (state0, jnp.asarray(0, jnp.int32), jnp.asarray(done0) | ~finite0, result0)
+    return state0, jnp.asarray(0, jnp.int32), jnp.asarray(done0) | ~finite0, result0
 
-    def body(carry):
-        state, steps, done, result = carry
-        new = solver.step(problem, state)
-        finite = _all_finite(new)
-        new_done, new_result = solver.terminate(problem, new)
-        new_result = jnp.where(finite, jnp.asarray(new_result, jnp.int32), Status.NONFINITE())
-        state = tree_where(done | ~finite, state, new)
-        result = jnp.where(done, result, new_result)
-        steps = jnp.where(done, steps, steps + 1)
-        done = done | jnp.asarray(new_done) | ~finite
-        return state, steps, done, result
 
-    if unroll:
-        carry, _ = jax.lax.scan(lambda c, _: (body(c), None), carry0, None, length=max_steps)
-    else:
-        carry = jax.lax.while_loop(lambda c: (~c[2]) & (c[1] < max_steps), body, carry0)
+def _advance(problem, solver, carry):
+    """One iteration of the loop on one instance's carry; a finished instance stays frozen and a
+    non-finite iterate is rejected (the instance keeps its last finite state, ``NONFINITE``)."""
+    state, steps, done, result = carry
+    new = solver.step(problem, state)
+    finite = _all_finite(new)
+    new_done, new_result = solver.terminate(problem, new)
+    new_result = jnp.where(finite, jnp.asarray(new_result, jnp.int32), Status.NONFINITE())
+    state = tree_where(done | ~finite, state, new)
+    result = jnp.where(done, result, new_result)
+    steps = jnp.where(done, steps, steps + 1)
+    done = done | jnp.asarray(new_done) | ~finite
+    return state, steps, done, result
+
+
+def _finish(problem, solver, carry) -> Solution:
+    """The :class:`Solution` of a final carry: still running means ``MAX_STEPS``."""
     state, steps, done, result = carry
     result = jnp.where(done, result, Status.MAX_STEPS())
     return solver.postprocess(problem, state, result, {"steps": steps})
 
 
+def _run(problem, solver, init, max_steps: int, unroll: bool) -> Solution:
+    carry0 = _start(problem, solver, init)
+
+    def body(carry):
+        return _advance(problem, solver, carry)
+
+    if unroll:
+        carry, _ = jax.lax.scan(lambda c, _: (body(c), None), carry0, None, length=max_steps)
+    else:
+        carry = jax.lax.while_loop(lambda c: (~c[2]) & (c[1] < max_steps), body, carry0)
+    return _finish(problem, solver, carry)
+
+
 _run_jit = eqx.filter_jit(_run)
+
+
+def _check_solver(solver: Any, max_steps: int | None) -> int:
+    """Validate ``solver`` and return the iteration cap (``max_steps`` or the solver's default)."""
+    if not isinstance(solver, AbstractSolver):
+        raise ValueError(f"solver: expected a jaxisac solver configuration, got {type(solver).__name__}")
+    steps = int(solver.max_steps if max_steps is None else max_steps)
+    if steps < 0:
+        raise ValueError(f"max_steps: expected a non-negative integer, got {steps}")
+    return steps
 
 
 def _is_traced(x: Any) -> bool:
@@ -132,11 +158,7 @@ def solve(
     Returns:
         A :class:`Solution`.
     """
-    if not isinstance(solver, AbstractSolver):
-        raise ValueError(f"solver: expected a jaxisac solver configuration, got {type(solver).__name__}")
-    steps = int(solver.max_steps if max_steps is None else max_steps)
-    if steps < 0:
-        raise ValueError(f"max_steps: expected a non-negative integer, got {steps}")
+    steps = _check_solver(solver, max_steps)
     traced = _is_traced((problem, solver, init))
     sol = (_run if traced else _run_jit)(problem, solver, init, steps, unroll)
     if not throw:
