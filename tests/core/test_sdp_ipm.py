@@ -1,0 +1,129 @@
+"""The interior-point algorithm of the SDP solver: CVXPY + Clarabel oracle, agreement with the ADMM,
+second-order cones, infeasibility, vmap, float32, envelope gradients, NT scaling."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxisac.core import Status
+from jaxisac.core.sdp import SDP, optimal_value, solve_sdp
+from jaxisac.core.sdp_ipm import IPMSDP
+from jaxisac.kernels import sdp_ipm as k
+
+from .test_sdp import _cvx_soc_ls, _soc_ls_instance, as_sdp, check_kkt, cvxpy_value, random_feasible, stack
+
+IPM = IPMSDP()
+
+
+@pytest.fixture(scope="module")
+def instances():
+    rng = np.random.default_rng(10)
+    return [random_feasible(rng, ns=(4, 3, 2), m=9, p=3, complex_blocks=(True, False, True)) for _ in range(4)]
+
+
+@pytest.fixture(scope="module")
+def batched(instances):
+    sdps = stack([as_sdp(d) for d in instances])
+    return sdps, jax.vmap(lambda p: solve_sdp(p, IPM))(sdps)
+
+
+@pytest.mark.oracle
+def test_ipm_matches_cvxpy_and_satisfies_kkt_in_few_iterations(instances, batched):
+    sdps, sol = batched
+    assert np.all(np.asarray(sol.result) == Status.SUCCESS)
+    assert int(np.max(np.asarray(sol.stats["iterations"]))) <= 30
+    for i, data in enumerate(instances):
+        assert float(sol.objective[i]) == pytest.approx(cvxpy_value(data), rel=1e-6, abs=1e-7)
+        one = jax.tree_util.tree_map(lambda x: x[i], sol)
+        check_kkt(jax.tree_util.tree_map(lambda x: x[i], sdps), one, atol=1e-8)
+
+
+def test_vmap_equals_loop_and_float32(instances, batched):
+    sdps, sol = batched
+    one = solve_sdp(as_sdp(instances[1]), IPM)
+    assert int(one.stats["steps"]) == int(sol.stats["steps"][1])
+    np.testing.assert_allclose(float(one.objective), float(sol.objective[1]), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(one.value.X[0]), np.asarray(sol.value.X[0][1]), atol=1e-10)
+    sdps32 = stack([as_sdp(d, jnp.complex64, jnp.float32) for d in instances])
+    sol32 = jax.vmap(lambda p: solve_sdp(p, IPM))(sdps32)
+    assert sol32.objective.dtype == jnp.float32
+    assert np.all(np.asarray(sol32.result) == Status.SUCCESS)
+    np.testing.assert_allclose(np.asarray(sol32.objective), np.asarray(sol.objective), rtol=1e-3)
+
+
+def test_rank_one_solutions_and_embedding():
+    # degenerate optima (rank one, not strictly complementary in general): lambda_min and PhaseLift
+    rng = np.random.default_rng(1)
+    n = 6
+    B = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+    C = 0.5 * (B + B.conj().T)
+    sdp = SDP(C=(jnp.asarray(C),), A=(jnp.eye(n, dtype=jnp.complex128)[None],), b=jnp.ones(1))
+    w, U = np.linalg.eigh(C)
+    for solver in (IPM, IPMSDP(embed_above=0)):
+        sol = solve_sdp(sdp, solver)
+        assert int(sol.result) == Status.SUCCESS
+        assert float(sol.objective) == pytest.approx(w[0], abs=1e-8)
+        np.testing.assert_allclose(np.asarray(sol.value.X[0]), np.outer(U[:, 0], U[:, 0].conj()), atol=1e-5)
+    n, m = 8, 40
+    x0 = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    a = (rng.standard_normal((m, n)) + 1j * rng.standard_normal((m, n))) / np.sqrt(2)
+    A = np.einsum("ik,il->ikl", a, a.conj())
+    sdp = SDP(C=(jnp.eye(n, dtype=jnp.complex128),), A=(jnp.asarray(A),), b=jnp.asarray(np.abs(a.conj() @ x0) ** 2))
+    sol = solve_sdp(sdp, IPM)
+    truth = np.outer(x0, x0.conj())
+    assert int(sol.result) == Status.SUCCESS
+    assert np.linalg.norm(np.asarray(sol.value.X[0]) - truth) <= 1e-5 * np.linalg.norm(truth)
+
+
+@pytest.mark.oracle
+def test_second_order_cones_match_cvxpy():
+    rng = np.random.default_rng(8)
+    sdps, refs = zip(*[_soc_ls_instance(rng, 4, 5, True) for _ in range(3)])
+    sol = jax.vmap(lambda p: solve_sdp(p, IPM))(stack(sdps))
+    assert np.all(np.asarray(sol.result) == Status.SUCCESS)
+    for i, ref in enumerate(refs):
+        val, Xref = _cvx_soc_ls(*ref)
+        assert float(sol.objective[i]) == pytest.approx(val, rel=1e-6, abs=1e-7)
+        np.testing.assert_allclose(np.asarray(sol.value.X[0][i]), Xref, atol=1e-4)  # as the ADMM test: X is flat
+        u = np.asarray(sol.value.u[0][i])
+        assert u[0] + u[1] == pytest.approx(np.sum(u[2:] ** 2), rel=1e-6, abs=1e-8)
+
+
+def test_nt_scaling_maps_both_points_to_the_same_scaled_point():
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        x, z = rng.standard_normal(5), rng.standard_normal(5)
+        x[0] = np.linalg.norm(x[1:]) + rng.random()
+        z[0] = np.linalg.norm(z[1:]) + rng.random()
+        W, Winv, lam = (np.asarray(a) for a in k.nt_scaling(jnp.asarray(x), jnp.asarray(z)))
+        np.testing.assert_allclose(W @ x, lam, atol=1e-12)
+        np.testing.assert_allclose(Winv @ z, lam, atol=1e-12)
+        np.testing.assert_allclose(W @ Winv, np.eye(5), atol=1e-12)
+        assert lam[0] > np.linalg.norm(lam[1:])
+
+
+def test_infeasible_unbounded_and_envelope_gradient(instances):
+    n = 3
+    eye = jnp.eye(n)[None]
+    cases = {
+        "primal": SDP(C=(jnp.eye(n),), A=(eye,), b=-jnp.ones(1)),
+        "unbounded": SDP(C=(-jnp.eye(n),), A=(jnp.zeros((1, n, n)).at[0, 0, 0].set(1.0),), b=jnp.ones(1)),
+    }
+    for name, sdp in cases.items():
+        sol = solve_sdp(sdp, IPM)
+        assert int(sol.result) == Status.INFEASIBLE, name
+        assert int(sol.stats["certificate"]) == (2 if name == "unbounded" else 1), name
+        assert all(np.all(np.isfinite(np.asarray(leaf))) for leaf in jax.tree_util.tree_leaves(sol.value)), name
+    ok = solve_sdp(SDP(C=(jnp.eye(n),), A=(eye,), b=jnp.ones(1)), IPM)
+    assert int(ok.result) == Status.SUCCESS and float(ok.objective) == pytest.approx(1.0, rel=1e-8)
+    # envelope derivative of the optimal value (shared with the ADMM): dp*/db = y, against differences
+    sdp = as_sdp(instances[2])
+    f = lambda b: optimal_value(SDP(C=sdp.C, A=sdp.A, b=b, c=sdp.c, G=sdp.G), IPM)  # noqa: E731
+    g = np.asarray(jax.grad(f)(sdp.b))
+    e = np.zeros(sdp.b.shape[0])
+    e[3] = 1e-3
+    fd = (float(f(sdp.b + e)) - float(f(sdp.b - e))) / 2e-3
+    assert g[3] == pytest.approx(fd, rel=1e-4, abs=1e-6)
+    with pytest.raises(ValueError, match="step_fraction"):
+        IPMSDP(step_fraction=1.5)
