@@ -34,8 +34,11 @@ Differentiation (``docs/differentiation.md``):
   ``sdp.rho``. Smooth only with the switches off: ``sdp.adaptive=False`` (residual balancing),
   ``sdp.infeas_tol=0`` (certificates), ``sdp.tol`` below what the budget reaches and ``eps=1`` (the
   ``g > eps`` rule). Default ``adjoint="none"``: while loops, no derivative.
-* :class:`RobustLRA`: none (its acceptance test and :func:`best_trace` are switches); use
-  :class:`~jaxisac.autocorrelation.RobustALRA` unrolled.
+* :class:`RobustLRA`: **unrolled** with ``adjoint="unrolled"``, as :class:`LRA` (robust TM and every
+  (G, gamma)-SDP a ``lax.scan`` of exactly ``sdp.max_steps`` checks; ``unroll=True, max_steps=K``):
+  differentiable in the interval bounds, ``sigma2``, ``V``, ``p0``, the penalty ``rho`` and ``sdp.rho``.
+  Smooth with LRA's switches off and the acceptance test too (``monotone=False``); :func:`best_trace`
+  is piecewise smooth (its active set is locally constant). Default ``adjoint="none"``: no derivative.
 """
 
 from __future__ import annotations
@@ -104,6 +107,19 @@ def _default_sdp():
     # Anderson acceleration (memory 10): 5-15x fewer ADMM iterations on TM / Charnes-Cooper SDPs
     # at the same solution (experiments/bench_autocorrelation.py); the plain ADMM is anderson=0.
     return ADMMSDP(tol=1e-7, max_steps=3000, anderson=10)
+
+
+def _check_adjoint(adjoint):
+    if adjoint not in ("none", "unrolled"):
+        raise ValueError(f"adjoint: expected 'none' or 'unrolled', got {adjoint!r}")
+
+
+def _solve_inner(sdp, config, adjoint, init=None):
+    """One inner SDP of LRA / robust LRA: ``"none"`` runs the ADMM in a ``while_loop`` to ``config.tol``;
+    ``"unrolled"`` runs a ``lax.scan`` of exactly ``config.max_steps`` checks (a differentiable map)."""
+    if adjoint == "unrolled":
+        return solve(sdp, config, init=init, throw=False, unroll=True, max_steps=int(config.max_steps))
+    return solve(sdp, config, init=init, throw=False)
 
 
 class _TMState(eqx.Module):
@@ -217,13 +233,10 @@ class LRA(AbstractSolver):
             raise ValueError(f"eps: expected a threshold in (0, 1], got {self.eps}")
         if int(self.min_steps) < 0 or int(self.max_steps) < 0:
             raise ValueError("min_steps, max_steps: expected non-negative integers")
-        if self.adjoint not in ("none", "unrolled"):
-            raise ValueError(f"adjoint: expected 'none' or 'unrolled', got {self.adjoint!r}")
+        _check_adjoint(self.adjoint)
 
     def _solve_sdp(self, sdp, init=None):
-        if self.adjoint == "unrolled":
-            return solve(sdp, self.sdp, init=init, throw=False, unroll=True, max_steps=int(self.sdp.max_steps))
-        return solve(sdp, self.sdp, init=init, throw=False)
+        return _solve_inner(sdp, self.sdp, self.adjoint, init)
 
     def init(self, problem, init):
         if not isinstance(problem, PowerMeasurements):
@@ -361,7 +374,8 @@ def best_trace(a, lo, hi):
 
     The objective is convex and piecewise quadratic with breakpoints ``lo_t/a_t``, ``hi_t/a_t``; on
     every piece the active set is fixed and the minimiser has a closed form, so all ``2T + 1`` pieces
-    are evaluated and the best clipped candidate kept (``O(T^2)``, vectorised)."""
+    are evaluated and the best clipped candidate kept (``O(T^2)``, vectorised). Where the slabs
+    intersect (a whole interval of minimisers) it returns that interval's midpoint."""
     a = jnp.maximum(a, 0.0)
     pos = a > 0
     safe = jnp.where(pos, a, 1.0)
@@ -378,7 +392,25 @@ def best_trace(a, lo, hi):
     last = jnp.arange(cand.shape[0]) == cand.shape[0] - 1
     cand = jnp.clip(cand, left, jnp.where(last, jnp.inf, right))
     f = jnp.sum(slab_misfit(a[None, :], lo[None, :], hi[None, :], cand[:, None]) ** 2, axis=1)
-    return cand[jnp.argmin(f)]
+    # Where the slabs intersect the minimiser is not unique: every s of that piece (den = 0) fits, and
+    # its neighbours' clipped end points tie with it up to rounding. Return the piece's midpoint then,
+    # a smooth function of the data, not whichever end point rounding favours.
+    tied = f <= jnp.min(f)
+    flat = tied & (den == 0)
+    return cand[jnp.where(jnp.any(flat), jnp.argmax(flat), jnp.argmax(tied))]
+
+
+def _robust_tm_start(problem, rho, config, adjoint):
+    """Robust TM's estimate and slack as a :class:`_RobustState` (units of ``sigma2``), the SDP solved by
+    :func:`_solve_inner` (``adjoint="unrolled"``: a differentiable map of ``problem`` and ``rho``)."""
+    unit, lo, hi = _robust_units(problem)
+    rd = lo.dtype
+    sol = _solve_inner(robust_tm_sdp(problem.V, lo, hi, problem.p0, jnp.asarray(rho, rd)), config, adjoint)
+    H = sol.value.X[0]
+    delta = slab_misfit(_k.forward(problem.V, H, problem.p0), lo, hi, 1.0)
+    return _RobustState(H, unit, delta, _ratio(H, problem.rank), jnp.asarray(0, jnp.int32), sol.result,
+                        jnp.asarray(sol.stats["iterations"], jnp.int32), jnp.zeros((), rd), jnp.zeros((0,), rd),
+                        jnp.zeros((0,), rd), sol.objective, sol.value)
 
 
 class RobustTM(AbstractSolver):
@@ -407,16 +439,8 @@ class RobustTM(AbstractSolver):
     def init(self, problem, init):
         if not isinstance(problem, RobustMeasurements):
             raise ValueError(f"problem: RobustTM expects RobustMeasurements, got {type(problem).__name__}")
-        pr = stop_gradient_tree(problem)
-        unit, lo, hi = _robust_units(pr)
-        rd = lo.dtype
-        sol = solve(robust_tm_sdp(pr.V, lo, hi, pr.p0, jax.lax.stop_gradient(jnp.asarray(self.rho, rd))), self.sdp,
-                    throw=False)
-        H = sol.value.X[0]
-        delta = slab_misfit(_k.forward(pr.V, H, pr.p0), lo, hi, 1.0)
-        return _RobustState(H, unit, delta, _ratio(H, problem.rank), jnp.asarray(0, jnp.int32), sol.result,
-                            jnp.asarray(sol.stats["iterations"], jnp.int32), jnp.zeros((), rd), jnp.zeros((0,), rd),
-                            jnp.zeros((0,), rd), sol.objective, sol.value)
+        # envelope: the SDP runs on stop-gradient data; postprocess re-attaches the derivative
+        return _robust_tm_start(stop_gradient_tree(problem), jax.lax.stop_gradient(self.rho), self.sdp, "none")
 
     def step(self, problem, state):
         return state
@@ -469,7 +493,24 @@ class RobustLRA(AbstractSolver):
     histories ``trace_ratio`` and ``trace_delta`` (``||delta||`` in units of ``sigma2``; entry 0 = robust
     TM). A step is kept only if ``g`` does not decrease and ``||delta||`` grows by at most
     ``accept_tol * ||q_hat - sigma2||`` (ADMM solves the degenerate (G, gamma)-SDP to about 1e-5
-    relative, which moves the tiny slack by that much; ``accept_tol = 0`` demands exact monotonicity).
+    relative, which moves the tiny slack by that much; ``accept_tol = 0`` demands exact monotonicity;
+    ``monotone=False`` accepts every step with a finite ``G``).
+
+    ``adjoint``: ``"none"`` (default: every SDP in a ``while_loop`` to ``sdp.tol``; no derivative) or
+    ``"unrolled"`` (static), as :class:`LRA`.
+
+    Differentiation: unrolled. With ``adjoint="unrolled"`` and ``jaxisac.solve(..., unroll=True,
+    max_steps=K)`` the solve is the fixed-count map "robust TM by ``sdp.max_steps * sdp.check_every``
+    ADMM iterations, then ``K`` steps (top eigenvectors, (G, gamma)-SDP by as many ADMM iterations from
+    a cold start, :func:`best_trace`)"; ``value``, ``objective`` and ``stats["delta"]`` are then
+    differentiable (forward and reverse mode) in ``lower``, ``upper``, ``sigma2``, ``V``, ``p0``, the
+    penalty ``rho`` (it enters robust TM) and the ADMM penalty ``sdp.rho``; reverse mode stores every
+    ADMM iterate (memory ~ (1 + K) x ``sdp.max_steps * check_every`` x the SDP's size). It is the
+    derivative of the truncated map. Smooth only with the switches off: LRA's (``eps=1``,
+    ``sdp.adaptive=False``, ``sdp.infeas_tol=0``, ``sdp.tol`` below what the budget reaches) and the
+    acceptance test (``monotone=False``); :func:`best_trace` and the slack ``max(0, .)`` are piecewise
+    smooth (kinks where a measurement enters or leaves its slab, measure zero); the top eigenvectors
+    need a gap ``lambda_r > lambda_{r+1}``; ``sigma2 > 0`` (the unit switches at 0).
     """
 
     rho: float = eqx.field(default=10.0, converter=jnp.asarray)
@@ -479,6 +520,8 @@ class RobustLRA(AbstractSolver):
     sdp: ADMMSDP = eqx.field(default_factory=_default_sdp)
     accept_tol: float = 1e-3
     trace_length: int = eqx.field(default=0, static=True)
+    monotone: bool = eqx.field(default=True, static=True)
+    adjoint: str = eqx.field(default="none", static=True)
 
     def __check_init__(self):
         if is_concrete(self.rho) and not float(self.rho) > 0:
@@ -487,6 +530,9 @@ class RobustLRA(AbstractSolver):
             raise ValueError(f"eps: expected a threshold in (0, 1], got {self.eps}")
         if int(self.min_steps) < 0 or int(self.max_steps) < 0:
             raise ValueError("min_steps, max_steps: expected non-negative integers")
+        if not isinstance(self.monotone, bool):
+            raise ValueError(f"monotone: expected a bool, got {self.monotone!r}")
+        _check_adjoint(self.adjoint)
 
     def init(self, problem, init):
         if not isinstance(problem, RobustMeasurements):
@@ -495,7 +541,10 @@ class RobustLRA(AbstractSolver):
         rd = lo.dtype
         r = problem.rank
         if init is None:
-            tm = RobustTM(rho=self.rho, sdp=self.sdp).init(problem, None)
+            if self.adjoint == "unrolled":
+                tm = _robust_tm_start(problem, self.rho, self.sdp, "unrolled")
+            else:
+                tm = RobustTM(rho=self.rho, sdp=self.sdp).init(problem, None)
             H, status, iters, tm_obj = tm.H, tm.sdp_status, tm.sdp_iterations, tm.tm_objective
         else:
             H = jnp.asarray(init, problem.V.dtype) / unit
@@ -522,7 +571,7 @@ class RobustLRA(AbstractSolver):
         # the step is homogeneous in gamma: bounds divided by tr H make gamma = O(1) (conditioning)
         tr = jnp.real(jnp.trace(st.H))
         c = jnp.where(tr > 0, tr, 1.0)
-        sol = solve(robust_lra_sdp(V, (lo - st.delta) / c, (hi + st.delta) / c, p0, X), self.sdp, throw=False)
+        sol = _solve_inner(robust_lra_sdp(V, (lo - st.delta) / c, (hi + st.delta) / c, p0, X), self.sdp, self.adjoint)
         G = sol.value.X[0]
         trG = jnp.real(jnp.trace(G))
         G = G / jnp.where(trG > 0, trG, 1.0)
@@ -534,9 +583,10 @@ class RobustLRA(AbstractSolver):
         # it is accepted when it keeps g non-decreasing and ||delta|| non-increasing up to
         # accept_tol * ||(lo + hi)/2|| (ADMM solves this degenerate SDP to ~1e-5 relative only, and
         # delta is tiny next to the powers).
-        slack = self.accept_tol * jnp.linalg.norm(0.5 * (lo + hi))
-        ok = (trG > 0) & jnp.all(jnp.isfinite(G)) & (g_new >= st.g)
-        ok = ok & (jnp.linalg.norm(delta_new) <= jnp.linalg.norm(st.delta) + slack)
+        ok = (trG > 0) & jnp.all(jnp.isfinite(G))
+        if self.monotone:
+            slack = self.accept_tol * jnp.linalg.norm(0.5 * (lo + hi))
+            ok = ok & (g_new >= st.g) & (jnp.linalg.norm(delta_new) <= jnp.linalg.norm(st.delta) + slack)
         H = jnp.where(ok, s * G, st.H)
         delta = jnp.where(ok, delta_new, st.delta)
         g = jnp.where(ok, g_new, st.g)
