@@ -127,7 +127,11 @@ def solve_refill(
     ``jax.vmap(lambda p, i: jaxisac.solve(p, solver, init=i, max_steps=max_steps, throw=False))``:
     each instance follows its own trajectory from ``solver.init`` to its ``terminate`` (or
     ``Status.NONFINITE`` at a non-finite iterate, ``Status.MAX_STEPS`` at the cap), whichever slot
-    runs it and whatever runs beside it.
+    runs it and whatever runs beside it. "To round-off": XLA's batched CPU kernels can round an
+    instance differently at another batch width (``vmap(solve)`` over 8 draws and over 32 differ
+    too), and a solver stopped by a tolerance can amplify that (BD-RIS CG at ``atol=1e-6``: 3e-10
+    relative in the objective, a step more or less); where the kernels agree the results are
+    bitwise equal.
 
     Cost model: ``n`` inits (batched, once), then ``T`` loop iterations of ``width`` lanes each with
     ``ceil(S / width) <= T <= floor(S / width) + max(steps)``, where ``S`` is the sum of the
@@ -136,7 +140,8 @@ def solve_refill(
     therefore pays when step counts vary a lot (``S / n`` well below ``max(steps)``) and the batch
     is large compared with ``width``; with uniform step counts it only adds the bookkeeping. On a
     CPU, ``width`` around the batch size that saturates the cores is enough; on an accelerator, the
-    largest width that fills the device.
+    largest width that fills the device. Every iteration still waits for the slowest slot's step
+    (a line search, an inner loop): small widths suit a CPU (``experiments/bench_bdris.py``).
 
     Args:
         problems: a batched problem pytree: every array leaf has the same leading axis ``n``
