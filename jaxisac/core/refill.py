@@ -157,8 +157,10 @@ def solve_refill(
         if it never needed a step): its maximum is the number of loop iterations run. Nothing is
         raised for instances that fail: read ``Solution.result``.
 
-    Differentiation: the loop is a ``while_loop`` (not reverse-differentiable); derivatives that the
-    solver builds in ``postprocess`` (envelope or implicit rules) work as with ``solve``.
+    Differentiation: as ``vmap(solve)`` (``unroll=False``): ``postprocess`` sees the live problems,
+    so the derivatives that solvers build there (envelope theorem, implicit rules) are those of
+    ``solve``; forward mode also runs through the iterations, reverse mode cannot go through the
+    ``while_loop`` (use ``solve(..., unroll=True)`` for that).
     """
     steps = _check_solver(solver, max_steps)
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
