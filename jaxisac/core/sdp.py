@@ -89,7 +89,8 @@ class SDP(eqx.Module):
     """A small dense SDP in standard form (see the module docstring).
 
     Attributes (leading batch axes allowed, the same on every argument; trailing shapes):
-        C: tuple of ``(n_j, n_j)`` Hermitian cost blocks (real or complex).
+        C: tuple of ``(n_j, n_j)`` Hermitian cost blocks (real or complex); may be empty when the
+            problem has an orthant slack or second-order cones (an LP/SOCP in the same format).
         A: tuple of ``(m, n_j, n_j)`` constraint blocks; row ``i`` of block ``j`` is ``A_j[i]``.
         b: ``(m,)`` real right-hand side.
         c: ``(p,)`` real cost of the orthant slack (zeros when ``G`` is given alone).
@@ -116,8 +117,8 @@ class SDP(eqx.Module):
             C = (C,)
         if isinstance(A, (jax.Array, np.ndarray)) or not isinstance(A, (tuple, list)):
             A = (A,)
-        if len(C) == 0:
-            raise ValueError("C: expected at least one PSD block")
+        if len(C) == 0 and c is None and G is None and not Q:
+            raise ValueError("C: expected at least one cone (a PSD block, the orthant slack or a second-order cone)")
         if len(A) != len(C):
             raise ValueError(f"A: expected one constraint block per cost block ({len(C)}), got {len(A)}")
         b = check_array(b, "b", kind="real")
@@ -248,6 +249,23 @@ def _scaled(sdp: SDP, scale: bool) -> _Scaled:
     gamma = jnp.linalg.norm(cost)
     gamma = jnp.where(gamma > 0, gamma, 1.0)
     return _Scaled(M, b / beta, cost / gamma, d, beta, gamma)
+
+
+def _unscaled_solution(problem: SDP, scale: bool, x, z, y, res, iterations, cert, stats):
+    """Primal-dual point in the original data from the equilibrated vectors ``(x, z, y)`` (shared by
+    the algorithms): ``(SDPValue, primal objective, stats)`` with the residuals, the dual objective,
+    the iteration count and the certificate added to ``stats``."""
+    layout = problem.layout
+    sc = _scaled(problem, scale)
+    X, s = _k.unpack(x * sc.beta, layout)
+    Z, zs = _k.unpack(z * sc.gamma, layout)
+    value = SDPValue(X=X, s=s, y=y * sc.gamma / sc.d, Z=Z, z=zs,
+                     u=_k.unpack_soc(x * sc.beta, layout), w=_k.unpack_soc(z * sc.gamma, layout))
+    factor = sc.beta * sc.gamma
+    stats = dict(stats)
+    stats.update(primal_residual=res[0], dual_residual=res[1], gap=res[2],
+                 dual_objective=factor * jnp.dot(sc.b, y), iterations=iterations, certificate=cert)
+    return value, factor * jnp.dot(sc.c, x), stats
 
 
 class _State(eqx.Module):
@@ -417,28 +435,10 @@ class ADMMSDP(AbstractSolver):
         return infeasible | converged, status
 
     def postprocess(self, problem: SDP, state: _State, result, stats) -> Solution:
-        layout = problem.layout
-        sc = _scaled(problem, self.scale)
-        X, s = _k.unpack(state.xh * sc.beta, layout)
-        Z, zs = _k.unpack(state.z * sc.gamma, layout)
-        u = _k.unpack_soc(state.xh * sc.beta, layout)
-        w = _k.unpack_soc(state.z * sc.gamma, layout)
-        y = state.y * sc.gamma / sc.d
-        scale = sc.beta * sc.gamma
-        objective = scale * jnp.dot(sc.c, state.xh)
-        dual_objective = scale * jnp.dot(sc.b, state.y)
-        stats = dict(stats)
-        stats.update(
-            primal_residual=state.res[0],
-            dual_residual=state.res[1],
-            gap=state.res[2],
-            dual_objective=dual_objective,
-            iterations=state.iterations,
-            rho=state.mu,
-            certificate=state.cert,
-        )
-        return Solution(value=SDPValue(X=X, s=s, y=y, Z=Z, z=zs, u=u, w=w), objective=objective, result=result,
-                        stats=stats)
+        value, objective, stats = _unscaled_solution(problem, self.scale, state.xh, state.z, state.y, state.res,
+                                                     state.iterations, state.cert, stats)
+        stats.update(rho=state.mu)
+        return Solution(value=value, objective=objective, result=result, stats=stats)
 
 
 def solve_sdp(

@@ -41,7 +41,7 @@ import jax.numpy as jnp
 
 from ..kernels import sdp as _k
 from ..kernels import sdp_ipm as _ki
-from .sdp import SDP, SDPValue, _scaled
+from .sdp import SDP, SDPValue, _scaled, _unscaled_solution
 from .solution import Solution, Status
 from .solve import AbstractSolver
 from .validation import is_concrete
@@ -138,19 +138,7 @@ class IPMSDP(AbstractSolver):
         return infeasible | converged, status
 
     def postprocess(self, problem: SDP, state: _IPMState, result, stats) -> Solution:
-        layout = problem.layout
-        sc = _scaled(problem, self.scale)
-        X, s = _k.unpack(state.x * sc.beta, layout)
-        Z, zs = _k.unpack(state.z * sc.gamma, layout)
-        u = _k.unpack_soc(state.x * sc.beta, layout)
-        w = _k.unpack_soc(state.z * sc.gamma, layout)
-        y = state.y * sc.gamma / sc.d
-        scale = sc.beta * sc.gamma
-        stats = dict(stats)
-        stats.update(
-            primal_residual=state.res[0], dual_residual=state.res[1], gap=state.res[2],
-            dual_objective=scale * jnp.dot(sc.b, state.y), iterations=state.iterations,
-            certificate=state.cert, step_lengths=state.steps,
-        )
-        return Solution(value=SDPValue(X=X, s=s, y=y, Z=Z, z=zs, u=u, w=w),
-                        objective=scale * jnp.dot(sc.c, state.x), result=result, stats=stats)
+        value, objective, stats = _unscaled_solution(problem, self.scale, state.x, state.z, state.y, state.res,
+                                                     state.iterations, state.cert, stats)
+        stats.update(step_lengths=state.steps)
+        return Solution(value=value, objective=objective, result=result, stats=stats)

@@ -16,12 +16,21 @@ attempt's point and multipliers (``p4mm`` 8 x 15 iterations instead of 30 x 40 c
 gets a fixed budget of ``sdp_steps`` checks (10 iterations each) per attempt, warm-started from the
 last accepted SDP iterate; its recovered precoder is scaled to the largest feasible power
 (:func:`~jaxisac.dma.digital.scale_to_max_power`, the objective grows with the scale) and then tested
-exactly, so an unconverged SDP may still give an accepted step. An attempt whose SDP ran out of budget
-without an acceptable point is *resumed* (same loads, SDP continued) up to ``sdp_resumes`` times
-before it counts as a rejection; under vmap this keeps one slow SDP from holding up the batch. A step
-is accepted only if it gains more than ``accept_rtol`` (relative; 1e-9 in float64, 1e-5 in float32):
-gains at round-off level are rejected consistently, so batched and sequential runs (and complex64
-vs complex128) take the same decisions (spec T17).
+exactly, so an unconverged SDP may still give an accepted step. An attempt whose SDP ran out of
+budget without an acceptable point is *resumed* (same loads, SDP continued) up to ``sdp_resumes``
+times before it counts as a rejection; under vmap this keeps one slow SDP from holding up the batch.
+A step is accepted only if it gains more than ``accept_rtol`` (relative; 1e-9 in float64, 1e-5 in
+float32): gains at round-off level are rejected consistently, so batched and sequential runs (and
+complex64 vs complex128) take the same decisions (spec T17).
+
+Exact subproblems (``sdp=IPMSDP()``, ``p4mm_solver=IPMSDP()``): the shared SDP solver's
+interior-point algorithm solves P2 (about 10 iterations to 1e-8) and P4-MM in its conic form
+(:func:`~jaxisac.dma.analog.p4mm_conic`) at every attempt, as the CVXPY reference procedure does. It
+is about twice as fast on S0 (measured in ``experiments/bench_dma.py``), but less reproducible: an
+interior-point iterate near a degenerate optimum amplifies round-off by 10^2-10^4 (measured on P2:
+a 1e-12 change of the loads moves the recovered precoder by up to 2e-8; the warm-started ADMM by
+1e-12), and the AO's accept/reject decisions amplify it further, so batched and sequential runs of
+the same drop agree to a median 1e-3 after 15 iterations instead of 2e-10.
 
 Stopping (spec §3.2): ``kappa < kappa_min`` (converged, SUCCESS), relative improvement below ``rtol``
 on ``patience`` consecutive accepted iterations (SUCCESS), ``max_iters`` accepted iterations
@@ -61,6 +70,7 @@ import jax.numpy as jnp
 
 from ..core.sdp import ADMMSDP, solve_sdp
 from ..core.sdp import envelope_term
+from ..core.sdp_ipm import IPMSDP
 from ..core.solution import Solution, Status
 from ..core.solve import AbstractSolver, stop_gradient_tree, tree_where
 from ..kernels import dma as _kd
@@ -112,21 +122,23 @@ class DMAAO(AbstractSolver):
         safeguard: the acceptance test (``False``: the paper's plain AO, every step accepted, for F1).
         phase_one: Phase I for instances infeasible at ``y0``.
         p4mm: the analog solver's iteration counts (per attempt; warm-started when ``warm_p4``).
-        sdp: the ADMM configuration (None: by dtype, with ``sdp_steps`` / ``init_sdp_steps`` as caps).
+        p4mm_solver: ``IPMSDP()`` solves P4-MM in its conic form to interior-point accuracy instead
+            (``p4mm`` and ``warm_p4`` then unused).
+        sdp: the P2 solver: None (the ADMM by dtype, with ``sdp_steps`` / ``init_sdp_steps`` as
+            caps), an ``ADMMSDP`` or ``IPMSDP()`` (exact P2, see the module docstring), used as given.
         sdp_steps, sdp_resumes: ADMM budget per attempt (x 10 iterations) and resumes of an
             unfinished SDP before the attempt is rejected. init_sdp_steps: the cap of the start's P2.
         repair: scale each recovered precoder to the largest feasible power before the exact test.
         accept_rtol: relative gain an attempt needs to be accepted (None: by dtype).
         feas_tol: relative tolerance of the exact feasibility test.
 
-        envelope_steps: ADMM checks (x 10 iterations, tolerance of ``sdp`` / the dtype's default) of
-            the final P2 solve at the AO's loads that gives ``objective`` its envelope derivative
-            (warm-started; 0: use the last accepted SDP iterate as it is, which is cheaper and less
-            accurate).
+        envelope_steps: iteration cap (ADMM: checks of 10 iterations, warm-started) of the final P2
+            solve at the AO's loads that gives ``objective`` its envelope derivative (0: use the last
+            accepted SDP iterate as it is, which is cheaper and less accurate).
 
     Value of the :class:`Solution`: ``{"y", "B"}``; ``objective`` the true value; stats: ``iters``,
     ``trace`` (objective per accepted iteration, padded), ``feasible``, ``phase_one_steps``,
-    ``rejected``, ``kappa``, ``attempts``, ``sdp_iters`` (ADMM iterations spent), ``sdp_unconverged``
+    ``rejected``, ``kappa``, ``attempts``, ``sdp_iters`` (P2 solver iterations spent), ``sdp_unconverged``
     (attempts whose SDP hit its budget), ``envelope_sdp_status`` (status of the final P2 solve) and
     ``p2_value`` (its optimal value at the final loads, an upper bound of ``objective`` up to the SDP
     tolerance).
@@ -145,7 +157,7 @@ class DMAAO(AbstractSolver):
     safeguard: bool = eqx.field(static=True, default=True)
     phase_one: bool = eqx.field(static=True, default=True)
     p4mm: P4MMConfig = P4MMConfig(outer=8, inner=15)
-    sdp: ADMMSDP | None = None
+    sdp: ADMMSDP | IPMSDP | None = None
     feas_tol: float | None = None
     accept_rtol: float | None = None
     sdp_steps: int = 10
@@ -154,6 +166,7 @@ class DMAAO(AbstractSolver):
     warm_p4: bool = eqx.field(static=True, default=True)
     repair: bool = eqx.field(static=True, default=True)
     envelope_steps: int = 100
+    p4mm_solver: IPMSDP | None = None
 
     def _sdp(self, problem):
         if self.sdp is not None:
@@ -252,7 +265,7 @@ class DMAAO(AbstractSolver):
         cap = 10.0 * problem.p_max
         z, _, p4s = analog_step(
             problem, state.y, state.B, state.kappa, self.p4mm, phase1=p1, p_cap=cap,
-            init=state.p4 if self.warm_p4 else None, return_state=True,
+            init=state.p4 if self.warm_p4 else None, return_state=True, solver=self.p4mm_solver,
         )
         # an attempt whose SDP ran out of its ADMM budget without an acceptable point is resumed
         # (same loads, the SDP continued from its iterate) instead of being rejected: the budget

@@ -14,7 +14,10 @@ PSD blocks of size N x N. Constraints (noise-normalised, inequalities with the o
 ``margin`` tightens every constraint by a relative ``margin`` so that the ADMM solution, accurate to
 its tolerance, is exactly feasible after recovery.
 
-Differentiation: the SDP is solved by ADMM inside a ``while_loop`` (not differentiated); see
+Solvers: the shared SDP solver's ADMM by default (:func:`default_sdp_solver`); its interior-point
+algorithm (``solver=IPMSDP()``) solves P2 to 1e-8 in about 10 iterations.
+
+Differentiation: the SDP is solved inside a ``while_loop`` (not differentiated); see
 :func:`jaxisac.core.sdp.optimal_value` for envelope-theorem gradients of its optimal value.
 """
 
@@ -24,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from ..core.sdp import SDP, ADMMSDP, solve_sdp
+from ..core.sdp_ipm import IPMSDP
 from ..core.solution import Status
 from ..kernels import dma as _k
 from .problem import DMAProblem
@@ -98,7 +102,7 @@ def p2_sdp(problem: DMAProblem, H, AP, *, margin=0.0, phase1=False, p_cap=None) 
     return SDP(C=Cs, A=As, b=bvec, c=cvec, G=Gm)
 
 
-def digital_step(problem: DMAProblem, y, *, solver: ADMMSDP | None = None, init=None, margin=None, phase1=False):
+def digital_step(problem: DMAProblem, y, *, solver: ADMMSDP | IPMSDP | None = None, init=None, margin=None, phase1=False):
     """Solve P2 at loads ``y`` (L,) and recover a rank-one optimal precoder.
 
     Returns ``(B, ok, sol)``: ``B`` (N, M + N) complex, ``ok`` whether the SDP solve succeeded (not
@@ -193,7 +197,7 @@ def scale_to_max_power(problem: DMAProblem, y, B, margin=1e-9):
     return (c * B).astype(B.dtype), ok
 
 
-def p2_value(problem: DMAProblem, y, *, solver: ADMMSDP | None = None):
+def p2_value(problem: DMAProblem, y, *, solver: ADMMSDP | IPMSDP | None = None):
     """Optimal value of P2 at loads ``y`` (avg: max mean beampattern; max-min: max min), as a
     differentiable function of every problem array (``p_max``, ``gamma``, ``beta``, ``model.R0``,
     channels) and of ``y``: envelope theorem through :func:`jaxisac.core.sdp.optimal_value`
