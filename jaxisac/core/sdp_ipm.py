@@ -17,7 +17,11 @@ builder, the envelope gradients (:func:`~jaxisac.core.sdp.optimal_value`,
   constraints.
 
 Stopping: the same relative primal residual, dual residual and gap of the equilibrated problem as
-``ADMMSDP`` (module docstring of :mod:`jaxisac.core.sdp`), all ``<= tol``.
+``ADMMSDP`` (module docstring of :mod:`jaxisac.core.sdp`), all ``<= tol``. Near the optimum of a
+degenerate instance the Schur complement can become too ill-conditioned for ``tol``: the residuals
+then grow again and the iterates may overflow. The solver therefore keeps the best iterate (smallest
+largest residual) and stops when it has not improved for ``patience`` iterations or a step turns
+non-finite; it returns that best point, with ``Status.MAX_STEPS`` when it is not within ``tol``.
 
 Infeasibility (``Status.INFEASIBLE``, ``stats["certificate"]``): an infeasible-start path-following
 method diverges on infeasible instances along a Farkas direction. After each iteration the current
@@ -57,6 +61,8 @@ class _IPMState(eqx.Module):
     cert: jax.Array  # int32: 0 none, 1 primal infeasible, 2 dual infeasible
     iterations: jax.Array
     steps: jax.Array  # (2,) the last primal and dual step lengths
+    best: tuple  # (x, z, y, res) of the iterate with the smallest largest residual so far
+    stall: jax.Array  # int32: iterations since `best` last improved (large after a non-finite step)
 
 
 class IPMSDP(AbstractSolver):
@@ -74,6 +80,8 @@ class IPMSDP(AbstractSolver):
         embed_above: complex blocks with ``n_j > embed_above`` take their step-length eigenvalues
             through the real ``2n x 2n`` embedding (XLA's CPU complex ``eigh`` is slow there).
         reg: relative diagonal regularisation of the Schur complement (redundant constraints).
+        patience: stop after this many iterations without a smaller largest residual (see the
+            module docs); the best iterate is returned.
     """
 
     tol: float | None = None
@@ -83,12 +91,15 @@ class IPMSDP(AbstractSolver):
     scale: bool = eqx.field(default=True, static=True)
     embed_above: int = eqx.field(default=16, static=True)
     reg: float = 1e-13
+    patience: int = 5
 
     def __check_init__(self):
         if self.tol is not None and is_concrete(self.tol) and not float(self.tol) > 0:
             raise ValueError(f"tol: expected a positive number, got {self.tol}")
         if is_concrete(self.step_fraction) and not 0.0 < float(self.step_fraction) < 1.0:
             raise ValueError(f"step_fraction: expected a value in (0, 1), got {self.step_fraction}")
+        if is_concrete(self.patience) and not int(self.patience) >= 1:
+            raise ValueError(f"patience: expected a positive integer, got {self.patience}")
         for name in ("infeas_tol", "reg"):
             v = getattr(self, name)
             if is_concrete(v) and not float(v) >= 0:
@@ -114,7 +125,8 @@ class IPMSDP(AbstractSolver):
         res = jnp.stack(_k.residuals(sc.M, sc.b, sc.c, x, z, y))
         zero = jnp.zeros((), sc.b.dtype)
         return _IPMState(x=x, z=z, y=y, res=res, cert=jnp.zeros((), jnp.int32),
-                         iterations=jnp.zeros((), jnp.int32), steps=jnp.stack([zero, zero]))
+                         iterations=jnp.zeros((), jnp.int32), steps=jnp.stack([zero, zero]),
+                         best=(x, z, y, res), stall=jnp.zeros((), jnp.int32))
 
     def step(self, problem: SDP, state: _IPMState) -> _IPMState:
         layout = problem.layout
@@ -123,8 +135,16 @@ class IPMSDP(AbstractSolver):
             sc.M, sc.b, sc.c, state.x, state.z, state.y, layout, self.step_fraction, self.embed_above, self.reg
         )
         res = jnp.stack(_k.residuals(sc.M, sc.b, sc.c, x, z, y))
+        finite = jnp.all(jnp.isfinite(res)) & jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(z))
+        better = finite & (jnp.max(res) < jnp.max(state.best[3]))
+        best = jax.tree_util.tree_map(lambda new, old: jnp.where(better, new, old), (x, z, y, res), state.best)
+        # a non-finite step ends the solve (see terminate); it keeps the last finite point
+        stall = jnp.where(better, 0, jnp.where(finite, state.stall + 1, jnp.iinfo(jnp.int32).max // 2))
+        x, z, y, res = jax.tree_util.tree_map(lambda new, old: jnp.where(finite, new, old),
+                                              (x, z, y, res), (state.x, state.z, state.y, state.res))
         return _IPMState(x=x, z=z, y=y, res=res, cert=self._certificate(sc, x, z, y, state.cert),
-                         iterations=state.iterations + 1, steps=jnp.stack([ap, ad]))
+                         iterations=state.iterations + 1, steps=jnp.where(finite, jnp.stack([ap, ad]), 0.0), best=best,
+                         stall=stall.astype(jnp.int32))
 
     def _tol(self, problem: SDP):
         if self.tol is not None:
@@ -134,11 +154,14 @@ class IPMSDP(AbstractSolver):
     def terminate(self, problem: SDP, state: _IPMState):
         infeasible = state.cert > 0
         converged = jnp.all(state.res <= self._tol(problem))
-        status = jnp.where(infeasible, Status.INFEASIBLE(), Status.SUCCESS())
-        return infeasible | converged, status
+        stalled = state.stall >= self.patience
+        status = jnp.where(infeasible, Status.INFEASIBLE(), jnp.where(converged, Status.SUCCESS(), Status.MAX_STEPS()))
+        return infeasible | converged | stalled, status
 
     def postprocess(self, problem: SDP, state: _IPMState, result, stats) -> Solution:
-        value, objective, stats = _unscaled_solution(problem, self.scale, state.x, state.z, state.y, state.res,
+        # the best iterate: the last one unless the solve stalled or hit max_steps after its best
+        x, z, y, res = state.best
+        value, objective, stats = _unscaled_solution(problem, self.scale, x, z, y, res,
                                                      state.iterations, state.cert, stats)
         stats.update(step_lengths=state.steps)
         return Solution(value=value, objective=objective, result=result, stats=stats)
