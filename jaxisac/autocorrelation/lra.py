@@ -12,8 +12,16 @@
 * :class:`RobustLRA`: Algorithms 3-4, robust TM then alternating the (G, gamma)-SDP with the slabs
   widened by ``delta`` and the exact one-dimensional (delta, gamma)-step :func:`best_trace`.
 
-Both SDPs are thin builders of :class:`jaxisac.core.sdp.SDP` instances solved by
-:class:`jaxisac.core.sdp.ADMMSDP` (no CVXPY at run time); the ADMM configuration is the ``sdp`` field.
+The SDPs are thin builders of :class:`jaxisac.core.sdp.SDP` instances solved by the library's SDP
+solver (no CVXPY at run time); the ``sdp`` field chooses the algorithm and its configuration:
+
+* default :class:`jaxisac.core.sdp_ipm.IPMSDP` (``step_fraction=0.95``, interior point): 14-30
+  iterations to 1e-8 per SDP where the ADMM needs hundreds to thousands for 1e-7; 3-5x faster per
+  instance at N = 10-17 (``experiments/bench_autocorrelation.py``). It ignores warm starts.
+* :class:`jaxisac.core.sdp.ADMMSDP`: ``tol=1e-7, max_steps=3000, anderson=10`` by default when
+  ``adjoint="unrolled"``, the only algorithm of that mode (its fixed-count iterations are what is
+  differentiated).
+
 Powers are divided by ``mean(p)`` before the SDPs and the estimate multiplied back.
 
 Differentiation (``docs/differentiation.md``):
@@ -23,8 +31,8 @@ Differentiation (``docs/differentiation.md``):
   the computed primal-dual point with the live data (:func:`~jaxisac.core.sdp.envelope_term`), e.g. ``d tr H_hat / d p_t = y_t``
   (the dual multiplier of measurement ``t``). Forward and reverse mode, ``jit``, ``vmap``; with respect
   to every array of the measurements (``p``, ``V``, ``p0``; robust: ``lower``, ``upper``, ``sigma2``) and
-  RobustTM's ``rho``. Exact where the SDP's primal and dual optima are unique (generic) and to the ADMM
-  tolerance (``sdp.tol``). ``value`` (the estimate ``H_hat``) carries no derivative: a minimiser of an
+  RobustTM's ``rho``. Exact where the SDP's primal and dual optima are unique (generic) and to the SDP
+  solver's tolerance (``sdp.tol``). ``value`` (the estimate ``H_hat``) carries no derivative: a minimiser of an
   SDP is in general not a smooth (or unique) function of its data.
 * :class:`LRA`: **unrolled** with ``adjoint="unrolled"``: every inner SDP (the TM start and each
   Charnes-Cooper step) runs as a ``lax.scan`` of exactly ``sdp.max_steps`` checks
@@ -51,6 +59,7 @@ import jax.numpy as jnp
 
 from ..core.sdp import ADMMSDP, SDP, SDPValue, soc_square_epigraph
 from ..core.sdp import envelope_term
+from ..core.sdp_ipm import IPMSDP
 from ..core.solution import Solution, Status
 from ..core.solve import AbstractSolver, solve, stop_gradient_tree
 from ..core.validation import is_concrete
@@ -103,10 +112,16 @@ def _ratio(H, r):
     return jnp.sum(w[::-1][:r]) / jnp.where(jnp.abs(tr) > 0, tr, 1.0)
 
 
-def _default_sdp():
-    # Anderson acceleration (memory 10): 5-15x fewer ADMM iterations on TM / Charnes-Cooper SDPs
-    # at the same solution (experiments/bench_autocorrelation.py); the plain ADMM is anderson=0.
-    return ADMMSDP(tol=1e-7, max_steps=3000, anderson=10)
+def _default_sdp(adjoint="none"):
+    """The SDP solver of TM / LRA and their robust variants when ``sdp`` is not given."""
+    if adjoint == "unrolled":
+        # the unrolled mode differentiates fixed-count ADMM scans; Anderson acceleration (memory 10)
+        # takes 5-15x fewer iterations than the plain ADMM (anderson=0) at the same solution
+        return ADMMSDP(tol=1e-7, max_steps=3000, anderson=10)
+    # interior point: ~20 iterations where the ADMM needs 500-1800 (experiments/bench_autocorrelation.py).
+    # Step fraction 0.95, not 0.98: on exact-recovery (rank-one) TM instances 0.98 stalls near the
+    # boundary (50 iterations instead of 16 on one N = 17 drop); 0.95 took 14-29 on every drop tried.
+    return IPMSDP(step_fraction=0.95)
 
 
 def _check_adjoint(adjoint):
@@ -114,9 +129,18 @@ def _check_adjoint(adjoint):
         raise ValueError(f"adjoint: expected 'none' or 'unrolled', got {adjoint!r}")
 
 
+def _check_sdp(sdp, adjoint="none"):
+    if not isinstance(sdp, (ADMMSDP, IPMSDP)):
+        raise ValueError(f"sdp: expected an ADMMSDP or IPMSDP configuration, got {type(sdp).__name__}")
+    if adjoint == "unrolled" and not isinstance(sdp, ADMMSDP):
+        raise ValueError("sdp: adjoint='unrolled' differentiates fixed-count ADMM iterations; expected an "
+                         f"ADMMSDP, got {type(sdp).__name__}")
+
+
 def _solve_inner(sdp, config, adjoint, init=None):
-    """One inner SDP of LRA / robust LRA: ``"none"`` runs the ADMM in a ``while_loop`` to ``config.tol``;
-    ``"unrolled"`` runs a ``lax.scan`` of exactly ``config.max_steps`` checks (a differentiable map)."""
+    """One inner SDP of LRA / robust LRA: ``"none"`` runs the SDP solver in a ``while_loop`` to
+    ``config.tol``; ``"unrolled"`` runs a ``lax.scan`` of exactly ``config.max_steps`` ADMM checks (a
+    differentiable map)."""
     if adjoint == "unrolled":
         return solve(sdp, config, init=init, throw=False, unroll=True, max_steps=int(config.max_steps))
     return solve(sdp, config, init=init, throw=False)
@@ -132,19 +156,24 @@ class _TMState(eqx.Module):
 class TM(AbstractSolver):
     """Trace minimisation (PhaseLift) for :class:`PowerMeasurements`: ``value = H_hat`` ``(N, N)``.
 
-    One SDP solve (in ``init``); ``result`` is the SDP's status; ``stats["sdp_iterations"]`` the ADMM
-    iterations, ``stats["multipliers"]`` ``(T,)`` the dual variables ``y`` of the measurement rows
-    (``d tr H_hat / d p_t``, units 1/p0). ``objective`` is ``tr H_hat`` (W / p0 units of ``p``).
+    One SDP solve (in ``init``) by ``sdp`` (default :class:`~jaxisac.core.sdp_ipm.IPMSDP`; an
+    :class:`~jaxisac.core.sdp.ADMMSDP` works too); ``result`` is the SDP's status;
+    ``stats["sdp_iterations"]`` the SDP solver's iterations, ``stats["multipliers"]`` ``(T,)`` the dual
+    variables ``y`` of the measurement rows (``d tr H_hat / d p_t``, units 1/p0). ``objective`` is
+    ``tr H_hat`` (W / p0 units of ``p``).
 
     Differentiation: envelope. ``objective`` carries the derivative of the optimal value ``min tr H``
     with respect to ``p``, ``V`` and ``p0`` (forward and reverse mode, ``jit``, ``vmap``): the SDP runs on
     ``stop_gradient`` data and its Lagrangian is re-evaluated with the live data at the computed
-    primal-dual point, so ``d objective = sum_t y_t (dp_t - d(p0 v_t^H H_hat v_t))``. Exact to the ADMM
+    primal-dual point, so ``d objective = sum_t y_t (dp_t - d(p0 v_t^H H_hat v_t))``. Exact to the SDP
     tolerance where the primal and dual optima are unique. ``value`` carries no derivative.
     """
 
-    sdp: ADMMSDP = eqx.field(default_factory=_default_sdp)
+    sdp: ADMMSDP | IPMSDP = eqx.field(default_factory=_default_sdp)
     max_steps: int = 0
+
+    def __check_init__(self):
+        _check_sdp(self.sdp)
 
     def init(self, problem, init):
         if not isinstance(problem, PowerMeasurements):
@@ -188,17 +217,20 @@ class LRA(AbstractSolver):
 
     ``jaxisac.solve(PowerMeasurements(V, p), LRA())`` returns ``value = H_hat`` ``(N, N)`` (PSD),
     ``objective = g(H_hat)``; ``stats``: ``steps`` (SDP steps after TM), ``sdp_status`` (worst status of
-    the inner SDPs), ``sdp_iterations`` (ADMM iterations, TM included), ``step_objective`` (``tr(G X)``
+    the inner SDPs), ``sdp_iterations`` (SDP solver iterations, TM included), ``step_objective`` (``tr(G X)``
     of the last SDP step), ``trace_ratio`` (``g`` per iterate, entry 0 = TM, when ``trace_length``).
 
     Args:
         eps: stop when ``g(H) > eps`` (0.95, the paper's rule).
         min_steps: at least this many SDP steps before the rule may stop (spec A22; 0 = paper).
         max_steps: cap on SDP steps (30).
-        sdp: the :class:`ADMMSDP` configuration of the TM and Charnes-Cooper SDPs.
+        sdp: the SDP solver of the TM and Charnes-Cooper SDPs: default :class:`IPMSDP` (interior
+            point) with ``adjoint="none"``, ``ADMMSDP(tol=1e-7, max_steps=3000, anderson=10)`` with
+            ``adjoint="unrolled"`` (which requires an :class:`ADMMSDP`).
         trace_length: record ``g`` of the first iterates in ``stats["trace_ratio"]``.
         warm_start: start every Charnes-Cooper SDP from the previous one's primal-dual solution
             (the first from ``(H/tr H, 1/tr H)``); only the cost ``-X X^H`` changes between steps.
+            Used by the ADMM only (an interior-point method restarts from its own centred point).
         adjoint: ``"none"`` (default: every SDP runs in a ``while_loop`` to ``sdp.tol``; no derivative)
             or ``"unrolled"`` (static): every SDP runs as a ``lax.scan`` of exactly ``sdp.max_steps``
             checks, so that ``jaxisac.solve(problem, LRA(adjoint="unrolled"), unroll=True,
@@ -223,10 +255,15 @@ class LRA(AbstractSolver):
     eps: float = 0.95
     min_steps: int = 0
     max_steps: int = 30
-    sdp: ADMMSDP = eqx.field(default_factory=_default_sdp)
+    sdp: ADMMSDP | IPMSDP | None = None
     trace_length: int = eqx.field(default=0, static=True)
     warm_start: bool = eqx.field(default=True, static=True)
     adjoint: str = eqx.field(default="none", static=True)
+
+    def __post_init__(self):
+        if self.sdp is None:
+            _check_adjoint(self.adjoint)
+            self.sdp = _default_sdp(self.adjoint)
 
     def __check_init__(self):
         if not (0.0 < float(self.eps) <= 1.0):
@@ -234,6 +271,7 @@ class LRA(AbstractSolver):
         if int(self.min_steps) < 0 or int(self.max_steps) < 0:
             raise ValueError("min_steps, max_steps: expected non-negative integers")
         _check_adjoint(self.adjoint)
+        _check_sdp(self.sdp, self.adjoint)
 
     def _solve_sdp(self, sdp, init=None):
         return _solve_inner(sdp, self.sdp, self.adjoint, init)
@@ -419,7 +457,9 @@ class RobustTM(AbstractSolver):
     ``min p0 tr H + rho ||delta||^2  s.t.  zeta_t - delta_t <= p0 tr(H V_t) + sigma2 <= xi_t + delta_t``,
     ``H PSD``, with every power in units of ``sigma2`` (spec A9; the mean noise-corrected midpoint
     when ``sigma2 = 0``): ``rho`` is the paper's penalty *per sigma2 unit*. One SDP with a
-    second-order-cone epigraph of the penalty on the shared solver. ``value = H_hat`` (W units),
+    second-order-cone epigraph of the penalty on the shared solver (``sdp``: default
+    :class:`~jaxisac.core.sdp_ipm.IPMSDP`, or an :class:`~jaxisac.core.sdp.ADMMSDP`).
+    ``value = H_hat`` (W units),
     ``objective = p0 tr H_hat / unit + rho ||delta||^2 / unit^2``; ``stats``: ``delta`` (W),
     ``sdp_iterations``.
 
@@ -429,12 +469,13 @@ class RobustTM(AbstractSolver):
     """
 
     rho: float = eqx.field(default=10.0, converter=jnp.asarray)
-    sdp: ADMMSDP = eqx.field(default_factory=_default_sdp)
+    sdp: ADMMSDP | IPMSDP = eqx.field(default_factory=_default_sdp)
     max_steps: int = 0
 
     def __check_init__(self):
         if is_concrete(self.rho) and not float(self.rho) > 0:
             raise ValueError(f"rho: expected a positive penalty, got {self.rho}")
+        _check_sdp(self.sdp)
 
     def init(self, problem, init):
         if not isinstance(problem, RobustMeasurements):
@@ -497,7 +538,8 @@ class RobustLRA(AbstractSolver):
     ``monotone=False`` accepts every step with a finite ``G``).
 
     ``adjoint``: ``"none"`` (default: every SDP in a ``while_loop`` to ``sdp.tol``; no derivative) or
-    ``"unrolled"`` (static), as :class:`LRA`.
+    ``"unrolled"`` (static), as :class:`LRA`. ``sdp``: the SDP solver, as :class:`LRA` (default
+    :class:`IPMSDP` with ``adjoint="none"``, the Anderson-accelerated ADMM with ``"unrolled"``).
 
     Differentiation: unrolled. With ``adjoint="unrolled"`` and ``jaxisac.solve(..., unroll=True,
     max_steps=K)`` the solve is the fixed-count map "robust TM by ``sdp.max_steps * sdp.check_every``
@@ -517,11 +559,16 @@ class RobustLRA(AbstractSolver):
     eps: float = 0.95
     min_steps: int = 0
     max_steps: int = 30
-    sdp: ADMMSDP = eqx.field(default_factory=_default_sdp)
+    sdp: ADMMSDP | IPMSDP | None = None
     accept_tol: float = 1e-3
     trace_length: int = eqx.field(default=0, static=True)
     monotone: bool = eqx.field(default=True, static=True)
     adjoint: str = eqx.field(default="none", static=True)
+
+    def __post_init__(self):
+        if self.sdp is None:
+            _check_adjoint(self.adjoint)
+            self.sdp = _default_sdp(self.adjoint)
 
     def __check_init__(self):
         if is_concrete(self.rho) and not float(self.rho) > 0:
@@ -533,6 +580,7 @@ class RobustLRA(AbstractSolver):
         if not isinstance(self.monotone, bool):
             raise ValueError(f"monotone: expected a bool, got {self.monotone!r}")
         _check_adjoint(self.adjoint)
+        _check_sdp(self.sdp, self.adjoint)
 
     def init(self, problem, init):
         if not isinstance(problem, RobustMeasurements):

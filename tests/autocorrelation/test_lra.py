@@ -23,7 +23,8 @@ def _cvx_tm(V, p):
     return H.value
 
 
-def _cvx_lra_step(V, p, X):
+def _cvx_lra_step(V, p, X, solution=False):
+    """Optimal value of the Charnes-Cooper SDP; with ``solution``, also ``(G, gamma)``."""
     n = V.shape[1]
     real = np.isrealobj(V)
     G = cp.Variable((n, n), symmetric=True) if real else cp.Variable((n, n), hermitian=True)
@@ -33,7 +34,7 @@ def _cvx_lra_step(V, p, X):
     cons += [_re(cp.trace(np.outer(v, np.conj(v)) @ G), real) == pt * gam for v, pt in zip(V, p)]
     prob = cp.Problem(cp.Maximize(_re(cp.trace(P @ G), real)), cons)
     prob.solve(solver=cp.CLARABEL)
-    return prob.value
+    return (prob.value, G.value, gam.value) if solution else prob.value
 
 
 @pytest.mark.oracle
