@@ -12,7 +12,10 @@ system is reduced to the ``m x m`` Schur complement::
 
     S = sum_j [Re tr(A_j[i] X_j A_j[k] Z_j^{-1})]_ik + G diag(s / z) G^T + sum_k Q_k W_k^{-2} Q_k^T
 
-factorised once per iteration (Cholesky) and used for both the predictor and the corrector.
+factorised once per iteration (Cholesky) and used for both the predictor and the corrector. Its
+PSD part costs ``O(m n_j^3 + m^2 n_j^2)`` per block; with ``low_rank = k`` (rows of rank one, e.g.
+power measurements ``v v^H``) it costs ``O(m n_j^2 + m^2 n_j + k (n_j^3 + m n_j^2))`` instead
+(:func:`_schur_rank_one`).
 Step lengths: a fraction of the distance to the boundary of each cone (PSD blocks by the smallest
 eigenvalue of ``L^{-1} dX L^{-H}``, cones by the closed-form root).
 """
@@ -24,7 +27,7 @@ import jax.numpy as jnp
 
 from .sdp import _real_embedding, pack, unpack, unpack_soc
 
-__all__ = ["split_rows", "cone_parts", "nt_scaling", "ipm_iteration", "initial_point"]
+__all__ = ["split_rows", "cone_parts", "nt_scaling", "ipm_iteration", "initial_point", "rank_one_factors"]
 
 
 def split_rows(M: jax.Array, layout):
@@ -153,6 +156,55 @@ def _max_step(X, s, u, dX, ds, du, embeds):
     return a
 
 
+# ---- Schur complement of a PSD block -------------------------------------------------------------
+def _schur_dense(Aj, Xj, Zi):
+    """``[Re tr(A[i] X A[k] Z^{-1})]_ik``, dense: ``O(m n^3 + m^2 n^2)``."""
+    P = jnp.einsum("ab,kbc,cd->kad", Xj, Aj, Zi)  # X A_k Z^{-1}
+    return jnp.einsum("iab,kba->ik", Aj, P).real
+
+
+def rank_one_factors(Aj, k: int):
+    """Rank-one factors of the rows of ``Aj`` ``(m, n, n)`` (Hermitian): ``A[i] ~ sgn_i a_i a_i^H``
+    from the column of the largest diagonal entry (exact for rank-one rows), and the indices of the
+    ``k`` rows farthest from it (relative squared Frobenius residual). Returns ``(U (m, n), sgn (m,), W (k, m))``
+    with ``W`` the one-hot rows of those ``k`` indices and ``U``'s rows there zeroed (one-hot products,
+    not gathers: batched gathers are slow on CPU)."""
+    m, n = Aj.shape[0], Aj.shape[-1]
+    diag = jnp.real(jnp.diagonal(Aj, axis1=-2, axis2=-1))
+    pick = jax.nn.one_hot(jnp.argmax(jnp.abs(diag), axis=-1), n, dtype=diag.dtype)  # (m, n)
+    d = jnp.sum(diag * pick, axis=-1)
+    sgn = jnp.where(d < 0, -1.0, 1.0).astype(diag.dtype)
+    col = jnp.einsum("iab,ib->ia", Aj, pick.astype(Aj.dtype))  # A[i][:, j_i]
+    U = col / jnp.sqrt(jnp.where(d != 0, jnp.abs(d), 1.0))[:, None]
+    # ||A - sgn a a^H||^2 = ||A||^2 - 2 sgn a^H A a + ||a||^4 (no (m, n, n) temporary)
+    nA2 = jnp.sum(jnp.real(Aj * jnp.conj(Aj)), axis=(-2, -1))
+    aAa = jnp.real(jnp.einsum("ia,iab,ib->i", jnp.conj(U), Aj, U))
+    na2 = jnp.sum(jnp.real(U * jnp.conj(U)), axis=-1)
+    err = jnp.maximum(nA2 - 2.0 * sgn * aAa + na2 * na2, 0.0) / jnp.where(nA2 > 0, nA2, 1.0)
+    W = jax.nn.one_hot(jax.lax.top_k(err, k)[1], m, dtype=diag.dtype) if k else jnp.zeros((0, m), diag.dtype)
+    return U * (1.0 - jnp.sum(W, axis=0))[:, None], sgn, W
+
+
+def _schur_rank_one(Aj, Xj, Zi, k: int):
+    """The block's Schur complement with rows ``sgn_i a_i a_i^H`` (:func:`rank_one_factors`):
+    ``S_ik = sgn_i sgn_k Re((a_i^H X a_k)(a_k^H Z^{-1} a_i))``, and the ``k`` remaining rows and
+    columns exactly (``Re tr(A[d] X A[i] Z^{-1})`` for every ``i``). Rows that are not of rank one
+    beyond those ``k`` make it an approximation: the directions are then inexact, but residuals and
+    the stopping rule always use the exact constraint map, so that costs iterations, not accuracy."""
+    U, sgn, W = rank_one_factors(Aj, k)
+    Uc = jnp.conj(U)
+    F = Uc @ Xj @ U.T  # a_i^H X a_k
+    Gm = Uc @ Zi @ U.T  # a_i^H Z^{-1} a_k; (a_k^H Z^{-1} a_i) = conj(Gm[i, k])
+    S = jnp.real(F * jnp.conj(Gm)) * (sgn[:, None] * sgn[None, :])  # zero on the dense rows
+    if k:
+        Ad = jnp.einsum("km,mab->kab", W.astype(Aj.dtype), Aj)  # the k dense rows
+        Qd = jnp.einsum("ab,kbc,cd->kad", Zi, Ad, Xj)  # Z^{-1} A_d X: S_di = Re tr(A_i Z^{-1} A_d X)
+        R = jnp.einsum("iab,kab->ki", Aj, jnp.swapaxes(Qd, -1, -2)).real  # (k, m)
+        # scatter R into rows and columns d (the d x d entries once): W^T R + R^T W - W^T (R W^T) W
+        S = S + W.T @ R + R.T @ W - W.T @ (R @ W.T) @ W
+    return S
+
+
 # ---- the iteration --------------------------------------------------------------------------------
 def initial_point(A, G, Q, b, c, layout):
     """Interior starting point ``(x, z)`` (vectors) scaled to the data (after equilibration ``b`` and
@@ -184,9 +236,12 @@ def initial_point(A, G, Q, b, c, layout):
     return pack(tuple(Xs), s, layout, tuple(us)), pack(tuple(Zs), z, layout, tuple(ws))
 
 
-def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16, reg: float = 0.0):
+def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16, reg: float = 0.0,
+                  low_rank: int | None = None):
     """One predictor-corrector iteration from the interior point ``(x, z, y)``; returns the new
-    ``(x, z, y)`` and the primal and dual step lengths taken."""
+    ``(x, z, y)`` and the primal and dual step lengths taken. ``low_rank`` (static): ``None`` forms
+    the Schur complement densely; ``k`` treats the rows of every PSD block as rank one except the
+    ``k`` farthest from it (:func:`_schur_rank_one`)."""
     A, G, Q = split_rows(M, layout)
     rdt = b.dtype
     X, s, u = cone_parts(x, layout)
@@ -206,8 +261,7 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
     d = s / zs
     S = (G * d) @ G.T
     for Aj, Xj, Zi in zip(A, X, Zinv):
-        P = jnp.einsum("ab,kbc,cd->kad", Xj, Aj, Zi)  # X A_k Z^{-1}
-        S = S + jnp.einsum("iab,kba->ik", Aj, P).real
+        S = S + (_schur_dense(Aj, Xj, Zi) if low_rank is None else _schur_rank_one(Aj, Xj, Zi, int(low_rank)))
     nts = [nt_scaling(uk, wk) for uk, wk in zip(u, w)]
     for Qk, (_, Wi, _) in zip(Q, nts):
         QW = Qk @ Wi

@@ -82,6 +82,11 @@ class IPMSDP(AbstractSolver):
         reg: relative diagonal regularisation of the Schur complement (redundant constraints).
         patience: stop after this many iterations without a smaller largest residual (see the
             module docs); the best iterate is returned.
+        low_rank: static. ``None`` (default): dense Schur complement, ``O(m n_j^3 + m^2 n_j^2)``
+            per PSD block. An integer ``k``: the constraint rows of every PSD block are of rank one
+            (``+-a a^H``, e.g. power measurements ``v v^H``) except at most ``k`` of them; the
+            Schur complement then costs ``O(m n_j^2 + m^2 n_j + k (n_j^3 + m n_j^2))``. A wrong hint
+            costs iterations, never accuracy (residuals always use the exact data).
     """
 
     tol: float | None = None
@@ -92,12 +97,15 @@ class IPMSDP(AbstractSolver):
     embed_above: int = eqx.field(default=16, static=True)
     reg: float = 1e-13
     patience: int = 5
+    low_rank: int | None = eqx.field(default=None, static=True)
 
     def __check_init__(self):
         if self.tol is not None and is_concrete(self.tol) and not float(self.tol) > 0:
             raise ValueError(f"tol: expected a positive number, got {self.tol}")
         if is_concrete(self.step_fraction) and not 0.0 < float(self.step_fraction) < 1.0:
             raise ValueError(f"step_fraction: expected a value in (0, 1), got {self.step_fraction}")
+        if self.low_rank is not None and (not isinstance(self.low_rank, int) or self.low_rank < 0):
+            raise ValueError(f"low_rank: expected None or a non-negative integer, got {self.low_rank!r}")
         if is_concrete(self.patience) and not int(self.patience) >= 1:
             raise ValueError(f"patience: expected a positive integer, got {self.patience}")
         for name in ("infeas_tol", "reg"):
@@ -132,7 +140,8 @@ class IPMSDP(AbstractSolver):
         layout = problem.layout
         sc = _scaled(problem, self.scale)
         x, z, y, ap, ad = _ki.ipm_iteration(
-            sc.M, sc.b, sc.c, state.x, state.z, state.y, layout, self.step_fraction, self.embed_above, self.reg
+            sc.M, sc.b, sc.c, state.x, state.z, state.y, layout, self.step_fraction, self.embed_above, self.reg,
+            self.low_rank,
         )
         res = jnp.stack(_k.residuals(sc.M, sc.b, sc.c, x, z, y))
         finite = jnp.all(jnp.isfinite(res)) & jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(z))
