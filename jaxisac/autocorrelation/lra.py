@@ -15,9 +15,10 @@
 The SDPs are thin builders of :class:`jaxisac.core.sdp.SDP` instances solved by the library's SDP
 solver (no CVXPY at run time); the ``sdp`` field chooses the algorithm and its configuration:
 
-* default :class:`jaxisac.core.sdp_ipm.IPMSDP` (``step_fraction=0.95``, interior point): 14-30
-  iterations to 1e-8 per SDP where the ADMM needs hundreds to thousands for 1e-7; 3-5x faster per
-  instance at N = 10-17 (``experiments/bench_autocorrelation.py``). It ignores warm starts.
+* default :class:`jaxisac.core.sdp_ipm.IPMSDP` (``step_fraction=0.95, low_rank=1``: the measurement
+  rows are of rank one, see ``_default_sdp``), interior point: 14-30 iterations to 1e-8 per SDP where
+  the ADMM needs hundreds to thousands for 1e-7; 5-10x faster per instance at N = 10-17
+  (``experiments/bench_autocorrelation.py``). It ignores warm starts.
 * :class:`jaxisac.core.sdp.ADMMSDP`: ``tol=1e-7, max_steps=3000, anderson=10`` by default when
   ``adjoint="unrolled"``, the only algorithm of that mode (its fixed-count iterations are what is
   differentiated).
@@ -121,7 +122,9 @@ def _default_sdp(adjoint="none"):
     # interior point: ~20 iterations where the ADMM needs 500-1800 (experiments/bench_autocorrelation.py).
     # Step fraction 0.95, not 0.98: on exact-recovery (rank-one) TM instances 0.98 stalls near the
     # boundary (50 iterations instead of 16 on one N = 17 drop); 0.95 took 14-29 on every drop tried.
-    return IPMSDP(step_fraction=0.95)
+    # low_rank=1: every constraint row is a measurement p0 v v^H except at most one (tr G = 1), so the
+    # Schur complement costs O(T N^2 + T^2 N) instead of O(T N^3 + T^2 N^2) (1.7x per LRA at N = 17).
+    return IPMSDP(step_fraction=0.95, low_rank=1)
 
 
 def _check_adjoint(adjoint):

@@ -98,3 +98,42 @@ def test_ipm_stall_returns_best_iterate():
     H_ref = _cvx_tm(np.asarray(d.V), p)
     assert float(sol.objective) == pytest.approx(np.trace(H_ref), rel=1e-6)
     assert float(ac.nmse(sol.value.X[0], H_ref)) <= 1e-6
+
+
+@pytest.mark.parametrize("b", [2, 1])
+def test_rank_one_schur_complement_equals_dense(b):
+    # the LRA step's rows (measurements of both signs and tr G = 1, shuffled): exact with k >= 1 dense
+    # row, an approximation with k = 0
+    from jaxisac.autocorrelation.lra import _meas_blocks
+    from jaxisac.kernels import sdp_ipm as KI
+
+    d = ac.paper_drop(7, 20, b, nx=3, nz=3)
+    n = d.V.shape[1]
+    meas = _meas_blocks(d.V, 1.0)
+    A = np.concatenate([-meas[:8], meas[8:], np.eye(n, dtype=d.V.dtype)[None]])
+    A = A[np.random.default_rng(0).permutation(A.shape[0])]
+    rng = np.random.default_rng(1)
+    draw = (lambda: rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))) if b == 2 else (
+        lambda: rng.standard_normal((n, n)))
+    W1, W2 = draw(), draw()
+    X, Zi = W1 @ np.conj(W1).T + np.eye(n), W2 @ np.conj(W2).T + np.eye(n)
+    dense = np.asarray(KI._schur_dense(A, X, Zi))
+    for k in (1, 3):
+        fast = np.asarray(KI._schur_rank_one(A, X, Zi, k))
+        np.testing.assert_allclose(fast, dense, rtol=0, atol=1e-12 * np.abs(dense).max())
+    assert np.abs(np.asarray(KI._schur_rank_one(A, X, Zi, 0)) - dense).max() > 1e-3 * np.abs(dense).max()
+    # the whole solve: same iterates up to round-off
+    p = d.p / np.mean(d.p)
+    H0 = jax.jit(lambda V, p: jaxisac.solve(ac.PowerMeasurements(V, p), ac.TM()).value)(d.V, p)
+    X0 = np.linalg.eigh(np.asarray(H0))[1][:, -(3 - b):]
+    from jaxisac.autocorrelation.lra import lra_sdp
+    from jaxisac.core.sdp import solve_sdp
+
+    sdp = lra_sdp(d.V, p, 1.0, X0)
+    ref = jax.jit(lambda q: solve_sdp(q, IPMSDP(step_fraction=0.95)))(sdp)
+    fast = jax.jit(lambda q: solve_sdp(q, IPMSDP(step_fraction=0.95, low_rank=1)))(sdp)
+    assert int(fast.result) == int(ref.result) == 0
+    assert int(fast.stats["iterations"]) == int(ref.stats["iterations"])
+    assert float(fast.objective) == pytest.approx(float(ref.objective), rel=1e-9)
+    with pytest.raises(ValueError, match="low_rank"):
+        IPMSDP(low_rank=-1)
