@@ -45,9 +45,16 @@ def stack(problems):
     return jax.tree_util.tree_map(lambda *x: jnp.stack(x), *problems)
 
 
-def run_batched(problems, solver, chunk=16, progress=True):
-    """Run the AO over a list of problems in vmapped chunks; returns a list of per-instance dicts."""
-    f = jax.jit(jax.vmap(lambda p: jaxisac.solve(p, solver, throw=False)))
+def run_batched(problems, solver, chunk=16, progress=True, width=None):
+    """Run the AO over a list of problems; returns a list of per-instance dicts.
+
+    ``width=None``: vmapped chunks of ``chunk`` problems (a chunk waits for its slowest member).
+    ``width=w``: chunks of ``chunk`` problems, each solved by :func:`jaxisac.core.solve_refill` in
+    ``w`` refilled slots (a finished run hands its slot to the next one)."""
+    if width is None:
+        f = jax.jit(jax.vmap(lambda p: jaxisac.solve(p, solver, throw=False)))
+    else:
+        f = jax.jit(lambda b: jaxisac.core.solve_refill(b, solver, width=width))
     out = []
     bar = ProgressBar(len(problems), "AO") if progress else None
     for s in range(0, len(problems), chunk):

@@ -22,7 +22,6 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jaxisac  # noqa: E402
 from jaxisac import dma  # noqa: E402
-from jaxisac.core.sdp_ipm import IPMSDP  # noqa: E402
 from tests.dma.oracles import p2_cvxpy, p4mm_cvxpy  # noqa: E402
 
 
@@ -139,9 +138,9 @@ def main():
     probs = [dma.make_problem(dma.make_model(dma.random_users(k, 2))) for k in keys]
     batch = jax.tree_util.tree_map(lambda *x: jnp.stack(x), *probs)
     modes = {
-        "default (ADMM P2 with budgets, warm ALM P4-MM)": dma.DMAAO(max_iters=T, max_steps=3 * T),
-        "exact (IPM P2 + IPM P4-MM, as the reference)": dma.DMAAO(
-            max_iters=T, max_steps=3 * T, sdp=IPMSDP(), p4mm_solver=IPMSDP()),
+        "default (exact: P2 and P4-MM on the interior-point SDP solver)": dma.DMAAO(max_iters=T, max_steps=3 * T),
+        "inexact (ADMM P2 with budgets, warm ALM P4-MM)": dma.DMAAO(
+            max_iters=T, max_steps=3 * T, sdp=dma.default_sdp_solver(jnp.float64), p4mm_solver=None),
     }
     ref, t_ref, traces = [], [], []
     for p in probs:

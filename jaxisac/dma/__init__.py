@@ -6,8 +6,8 @@ from .metrics import (
     noise_variance, sensing_only_bound, crude_bound,
 )
 from .problem import DMAProblem, make_problem
-from .digital import digital_step, evaluate, p2_sdp, p2_value, scale_to_min_power
-from .analog import P4MMConfig, analog_step, coefficients
+from .digital import default_sdp_solver, digital_step, evaluate, p2_sdp, p2_value, scale_to_min_power
+from .analog import P4MMConfig, analog_step, coefficients, p4mm_conic
 from .ao import DMAAO
 from .baselines import digital_only, fd_upper_bound
 from .direct import direct_solve  # the direct method; dma.direct also has optimised_value, polish

@@ -3,7 +3,7 @@
 One solver *step* is one attempt:
 
 1. analog step: P4-MM at ``(y, B)`` with trust factor ``kappa`` -> ``z``;
-2. digital step: P2 at ``y + z`` (SDP on the shared ADMM solver, warm-started) -> rank-one ``B'``;
+2. digital step: P2 at ``y + z`` (SDP on the shared solver) -> rank-one ``B'``;
 3. accept if the SDP succeeded, ``(y + z, B')`` is exactly feasible (exact inverse) and the true
    objective did not decrease; then ``kappa <- min(kappa * kappa_grow, kappa0)``. Otherwise keep
    ``(y, B)`` and halve ``kappa``.
@@ -11,26 +11,30 @@ One solver *step* is one attempt:
 So the accepted sequence is exactly feasible and its true objective (average beampattern, or
 min_d P_d for the max-min variant) is non-decreasing (spec T10/T11).
 
-Inexact AO (speed; the acceptance test stays exact): P4-MM is warm-started from the previous
-attempt's point and multipliers (``p4mm`` 8 x 15 iterations instead of 30 x 40 cold); the P2 ADMM
-gets a fixed budget of ``sdp_steps`` checks (10 iterations each) per attempt, warm-started from the
-last accepted SDP iterate; its recovered precoder is scaled to the largest feasible power
-(:func:`~jaxisac.dma.digital.scale_to_max_power`, the objective grows with the scale) and then tested
-exactly, so an unconverged SDP may still give an accepted step. An attempt whose SDP ran out of
-budget without an acceptable point is *resumed* (same loads, SDP continued) up to ``sdp_resumes``
-times before it counts as a rejection; under vmap this keeps one slow SDP from holding up the batch.
+Subproblems (the acceptance test is exact in every mode): by default both are solved to
+interior-point accuracy on the shared SDP solver (:class:`~jaxisac.core.sdp_ipm.IPMSDP`): P2 in
+about 10 iterations to 1e-8, P4-MM in its conic form (:func:`~jaxisac.dma.analog.p4mm_conic`) in
+10-20, as the spec's CVXPY procedure does. On S0 this mode follows the spec's reference trace (0.682
+at iteration 5, 0.783 at 10 with ``repair=False``); against the inexact mode below it runs as fast
+or faster, leaves fewer runs infeasible or at the attempt cap (``experiments/000_montecarlo.py``),
+and batched runs equal sequential ones to 2e-6 (worst of 24 drops, 15 iterations) where the inexact
+mode differs by up to 6e-3. Each recovered precoder is scaled to the largest feasible power
+(:func:`~jaxisac.dma.digital.scale_to_max_power`, the objective grows with the scale; ``repair``)
+and then tested exactly.
+
+Inexact mode (``sdp=ADMMSDP(...)``, ``p4mm_solver=None``): P4-MM by its augmented Lagrangian,
+warm-started from the previous attempt's point and multipliers (``p4mm`` 8 x 15 iterations instead
+of 30 x 40 cold); the P2 ADMM gets a fixed budget of ``sdp_steps`` checks (10 iterations each) per
+attempt, warm-started from the last accepted SDP iterate, so an unconverged SDP may still give an
+accepted step. An attempt whose SDP ran out of budget without an acceptable point is *resumed*
+(same loads, SDP continued) up to ``sdp_resumes`` times before it counts as a rejection; under vmap
+this keeps one slow SDP from holding up the batch. (Mixing the two, interior-point P2 with the
+warm-started augmented Lagrangian, amplifies round-off: batched and sequential runs then drift
+apart by a median 1e-3 in 15 iterations.)
+
 A step is accepted only if it gains more than ``accept_rtol`` (relative; 1e-9 in float64, 1e-5 in
 float32): gains at round-off level are rejected consistently, so batched and sequential runs (and
 complex64 vs complex128) take the same decisions (spec T17).
-
-Exact subproblems (``sdp=IPMSDP()``, ``p4mm_solver=IPMSDP()``): the shared SDP solver's
-interior-point algorithm solves P2 (about 10 iterations to 1e-8) and P4-MM in its conic form
-(:func:`~jaxisac.dma.analog.p4mm_conic`) at every attempt, as the CVXPY reference procedure does. It
-is about twice as fast on S0 (measured in ``experiments/bench_dma.py``), but less reproducible: an
-interior-point iterate near a degenerate optimum amplifies round-off by 10^2-10^4 (measured on P2:
-a 1e-12 change of the loads moves the recovered precoder by up to 2e-8; the warm-started ADMM by
-1e-12), and the AO's accept/reject decisions amplify it further, so batched and sequential runs of
-the same drop agree to a median 1e-3 after 15 iterations instead of 2e-10.
 
 Stopping (spec §3.2): ``kappa < kappa_min`` (converged, SUCCESS), relative improvement below ``rtol``
 on ``patience`` consecutive accepted iterations (SUCCESS), ``max_iters`` accepted iterations
@@ -47,14 +51,14 @@ Differentiation: **envelope** (``docs/differentiation.md``). The AO runs on ``st
 (its iterations are never differentiated); ``Solution.objective`` (the optimised P_tot) carries the
 derivative of the P2 optimal value at the AO's final loads ``y*`` held fixed, with respect to every
 array of the problem (``p_max``, ``gamma``, ``beta_lo``/``beta_hi``, ``model.R0``, the admittances and
-channels): P2 is solved once more at ``y*`` (warm-started from the last accepted SDP iterate,
-``envelope_steps`` ADMM checks) and its Lagrangian is re-evaluated with the live data at that
+channels): P2 is solved once more at ``y*`` (at most ``envelope_steps`` iterations; the ADMM
+warm-started from the last accepted SDP iterate) and its Lagrangian is re-evaluated with the live data at that
 primal-dual point (:func:`jaxisac.core.sdp.envelope_term`), the same derivative as
 ``jax.grad(dma.p2_value)`` at fixed ``y*``. It is the derivative of the optimised P_tot because
 ``y*`` is stationary for ``y -> P2(y)`` (``d/dy`` vanishes there) and the SDR of P2 is tight.
 Forward and reverse mode, ``jit``, ``vmap``. Valid where the AO converged (``result == SUCCESS``, not
 Phase I) to a point where P2's optima are unique and its active set does not change; accurate to the
-ADMM tolerance of that last solve (1e-6 relative in float64) and to the AO's stationarity
+tolerance of that last solve (1e-8 interior point, 1e-6 ADMM, relative in float64) and to the AO's stationarity
 (``rtol``). ``value`` (``y``, ``B``) and ``stats`` carry no derivative.
 :mod:`jaxisac.dma.direct` is the joint (y, B) alternative (often a higher P_tot; unrolled derivative,
 to be checked at full size).
@@ -121,11 +125,12 @@ class DMAAO(AbstractSolver):
         max_steps: cap on attempts (accepted + rejected).
         safeguard: the acceptance test (``False``: the paper's plain AO, every step accepted, for F1).
         phase_one: Phase I for instances infeasible at ``y0``.
-        p4mm: the analog solver's iteration counts (per attempt; warm-started when ``warm_p4``).
-        p4mm_solver: ``IPMSDP()`` solves P4-MM in its conic form to interior-point accuracy instead
-            (``p4mm`` and ``warm_p4`` then unused).
-        sdp: the P2 solver: None (the ADMM by dtype, with ``sdp_steps`` / ``init_sdp_steps`` as
-            caps), an ``ADMMSDP`` or ``IPMSDP()`` (exact P2, see the module docstring), used as given.
+        p4mm: the ALM's iteration counts (inexact mode; per attempt, warm-started when ``warm_p4``).
+        p4mm_solver: the P4-MM solver: ``IPMSDP()`` (default) on its conic form, or None for the
+            augmented Lagrangian configured by ``p4mm`` / ``warm_p4`` (inexact mode).
+        sdp: the P2 solver: None (``IPMSDP()``, tolerance by dtype), an ``IPMSDP`` as given, or an
+            ``ADMMSDP`` (inexact mode, with ``sdp_steps`` / ``init_sdp_steps`` as its caps; e.g.
+            :func:`~jaxisac.dma.digital.default_sdp_solver`).
         sdp_steps, sdp_resumes: ADMM budget per attempt (x 10 iterations) and resumes of an
             unfinished SDP before the attempt is rejected. init_sdp_steps: the cap of the start's P2.
         repair: scale each recovered precoder to the largest feasible power before the exact test.
@@ -166,22 +171,22 @@ class DMAAO(AbstractSolver):
     warm_p4: bool = eqx.field(static=True, default=True)
     repair: bool = eqx.field(static=True, default=True)
     envelope_steps: int = 100
-    p4mm_solver: IPMSDP | None = None
+    p4mm_solver: IPMSDP | None = IPMSDP()
 
     def _sdp(self, problem):
-        if self.sdp is not None:
-            return self.sdp
-        # inexact AO: a fixed ADMM budget per attempt, warm-started from the last accepted SDP
-        # iterate (so the SDP keeps converging along the AO path); the exact acceptance test, not
-        # the SDP status, decides. Under vmap a fixed budget also removes the stragglers.
-        s = default_sdp_solver(problem.p_max.dtype)
-        return eqx.tree_at(lambda c: c.max_steps, s, self.sdp_steps)
+        if self.sdp is None:
+            return IPMSDP()
+        if isinstance(self.sdp, ADMMSDP):
+            # inexact mode: a fixed ADMM budget per attempt, warm-started from the last accepted
+            # SDP iterate (so the SDP keeps converging along the AO path); the exact acceptance
+            # test, not the SDP status, decides. Under vmap a fixed budget also removes stragglers.
+            return eqx.tree_at(lambda c: c.max_steps, self.sdp, self.sdp_steps)
+        return self.sdp
 
     def _sdp_init(self, problem):
-        if self.sdp is not None:
-            return self.sdp
-        s = default_sdp_solver(problem.p_max.dtype)
-        return eqx.tree_at(lambda c: c.max_steps, s, self.init_sdp_steps)
+        if isinstance(self.sdp, ADMMSDP):
+            return eqx.tree_at(lambda c: c.max_steps, self.sdp, self.init_sdp_steps)
+        return self._sdp(problem)
 
     def _artol(self, problem):
         if self.accept_rtol is not None:
