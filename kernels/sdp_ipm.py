@@ -112,16 +112,18 @@ def nt_scaling(x, z):
 
 
 # ---- distance to the boundary ---------------------------------------------------------------------
-def _psd_step(X, dX, embed: bool):
-    """Largest ``a`` with ``X + a dX`` PSD (``inf`` when ``dX`` is PSD)."""
+def _psd_steps(X, dX, embed: bool):
+    """Largest ``a`` with ``X + a dX`` PSD (``inf`` when ``dX`` is PSD), for a stack ``(k, n, n)`` of
+    blocks of one size and dtype (one LAPACK call each for the stack: per-call overhead dominates
+    at these sizes)."""
     L = jnp.linalg.cholesky(X)
     T = jax.scipy.linalg.solve_triangular(L, dX, lower=True)
-    T = jax.scipy.linalg.solve_triangular(L, jnp.conj(T.T), lower=True)
+    T = jax.scipy.linalg.solve_triangular(L, jnp.conj(jnp.swapaxes(T, -1, -2)), lower=True)
     T = _herm(T)
     if embed:
-        lmin = jnp.linalg.eigvalsh(_real_embedding(T))[0]
+        lmin = jnp.linalg.eigvalsh(_real_embedding(T))[..., 0]
     else:
-        lmin = jnp.linalg.eigvalsh(T)[0]
+        lmin = jnp.linalg.eigvalsh(T)[..., 0]
     return jnp.where(lmin < 0, -1.0 / jnp.minimum(lmin, -jnp.finfo(lmin.dtype).tiny), jnp.inf)
 
 
@@ -147,13 +149,24 @@ def _soc_step(u, du):
     return jnp.where(alpha > 0, alpha, jnp.inf)
 
 
-def _max_step(X, s, u, dX, ds, du, embeds):
-    a = _orthant_step(s, ds)
-    for Xj, dXj, e in zip(X, dX, embeds):
-        a = jnp.minimum(a, _psd_step(Xj, dXj, e))
-    for uk, duk in zip(u, du):
-        a = jnp.minimum(a, _soc_step(uk, duk))
-    return a
+def _max_steps(primal, dual, embeds):
+    """Largest steps to the cone boundary of the primal and of the dual point, each given as
+    ``((blocks, s, cones), (dblocks, ds, dcones))``. PSD blocks of the same size, dtype and
+    embedding, primal and dual alike, go through one stacked factorisation and eigenvalue call."""
+    groups = {}
+    for side, ((X, _, _), (dX, _, _)) in enumerate((primal, dual)):
+        for Xj, dXj, e in zip(X, dX, embeds):
+            groups.setdefault((Xj.shape, Xj.dtype, e), []).append((side, Xj, dXj))
+    steps = [jnp.asarray(jnp.inf, primal[0][1].dtype), jnp.asarray(jnp.inf, primal[0][1].dtype)]
+    for (_, _, e), members in groups.items():
+        a = _psd_steps(jnp.stack([m[1] for m in members]), jnp.stack([m[2] for m in members]), e)
+        for i, (side, _, _) in enumerate(members):
+            steps[side] = jnp.minimum(steps[side], a[i])
+    for side, ((_, s, u), (_, ds, du)) in enumerate((primal, dual)):
+        steps[side] = jnp.minimum(steps[side], _orthant_step(s, ds))
+        for uk, duk in zip(u, du):
+            steps[side] = jnp.minimum(steps[side], _soc_step(uk, duk))
+    return steps[0], steps[1]
 
 
 # ---- Schur complement of a PSD block -------------------------------------------------------------
@@ -314,8 +327,8 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
     zero_q = tuple(jnp.zeros_like(uk) for uk in u)
     # predictor (affine scaling)
     dXa, dsa, dua, _, dZa, dza, dwa = direction(*targets(0.0, zero_X, jnp.zeros_like(s), zero_q))
-    ap = jnp.minimum(1.0, _max_step(X, s, u, dXa, dsa, dua, embeds))
-    ad = jnp.minimum(1.0, _max_step(Z, zs, w, dZa, dza, dwa, embeds))
+    ap, ad = _max_steps(((X, s, u), (dXa, dsa, dua)), ((Z, zs, w), (dZa, dza, dwa)), embeds)
+    ap, ad = jnp.minimum(1.0, ap), jnp.minimum(1.0, ad)
     mu_aff = (
         sum(jnp.sum(jnp.real(jnp.conj(Xj + ap * a) * (Zj + ad * bz))) for Xj, a, Zj, bz in zip(X, dXa, Z, dZa))
         + jnp.dot(s + ap * dsa, zs + ad * dza)
@@ -326,8 +339,8 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
     cX = tuple(a @ bz for a, bz in zip(dXa, dZa))
     cq = tuple(_jprod(W @ a, Wi @ bw) for (W, Wi, _), a, bw in zip(nts, dua, dwa))
     dX, ds, du, dy, dZ, dz, dw = direction(*targets(sigma * mu, cX, dsa * dza, cq))
-    ap = jnp.minimum(1.0, step_fraction * _max_step(X, s, u, dX, ds, du, embeds))
-    ad = jnp.minimum(1.0, step_fraction * _max_step(Z, zs, w, dZ, dz, dw, embeds))
+    ap, ad = _max_steps(((X, s, u), (dX, ds, du)), ((Z, zs, w), (dZ, dz, dw)), embeds)
+    ap, ad = jnp.minimum(1.0, step_fraction * ap), jnp.minimum(1.0, step_fraction * ad)
     x_new = x + ap * pack(dX, ds, layout, du)
     z_new = z + ad * pack(dZ, dz, layout, dw)
     return x_new.astype(rdt), z_new.astype(rdt), (y + ad * dy).astype(rdt), ap, ad
