@@ -280,8 +280,14 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
         QW = Qk @ Wi
         S = S + QW @ QW.T
     S = 0.5 * (S + S.T)
-    S = S + (reg * jnp.max(jnp.abs(jnp.diagonal(S))) + jnp.finfo(rdt).tiny) * jnp.eye(S.shape[0], dtype=rdt)
-    cf = jax.scipy.linalg.cho_factor(S, lower=True)
+    smax = jnp.max(jnp.abs(jnp.diagonal(S)))
+    eye = jnp.eye(S.shape[0], dtype=rdt)
+    L = jnp.linalg.cholesky(S + (reg * smax + jnp.finfo(rdt).tiny) * eye)
+    # redundant rows (e.g. repeated measurement patterns) make S singular; in float32 a relative
+    # reg of 1e-13 is below resolution and the factorisation fails: retry with 100 eps (an m^3/3
+    # refactorisation, evaluated under vmap either way, kept only where the first one failed)
+    L2 = jnp.linalg.cholesky(S + (100.0 * jnp.finfo(rdt).eps * smax + jnp.finfo(rdt).tiny) * eye)
+    cf = (jnp.where(jnp.all(jnp.isfinite(L)), L, L2), True)
 
     def direction(K, ks, kq):
         """Solve the Newton system for the targets ``dX = K - X dZ Z^{-1}``, ``ds = ks - d dz``,

@@ -79,7 +79,9 @@ class IPMSDP(AbstractSolver):
             ``ADMMSDP``).
         embed_above: complex blocks with ``n_j > embed_above`` take their step-length eigenvalues
             through the real ``2n x 2n`` embedding (XLA's CPU complex ``eigh`` is slow there).
-        reg: relative diagonal regularisation of the Schur complement (redundant constraints).
+        reg: relative diagonal regularisation of the Schur complement (redundant constraints);
+            where its Cholesky factorisation still fails (below float32 resolution) the kernel
+            refactorises with ``100 eps``.
         patience: stop after this many iterations without a smaller largest residual (see the
             module docs); the best iterate is returned.
         low_rank: static. ``None`` (default): dense Schur complement, ``O(m n_j^3 + m^2 n_j^2)``
