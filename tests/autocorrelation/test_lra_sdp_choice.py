@@ -137,3 +137,19 @@ def test_rank_one_schur_complement_equals_dense(b):
     assert float(fast.objective) == pytest.approx(float(ref.objective), rel=1e-9)
     with pytest.raises(ValueError, match="low_rank"):
         IPMSDP(low_rank=-1)
+
+
+@pytest.mark.parametrize("b", [2, 1])
+def test_default_lra_float32_close_to_float64(b):
+    # drop 4000 with b = 1 repeats +-1 patterns: a singular Schur complement, which float32 could not
+    # factorise (NONFINITE at the first iteration) before the kernel's refactorisation fallback
+    d = ac.paper_drop(4000, 24, b, nx=3, nz=3)
+    p = d.p / np.mean(d.p)
+    f = jax.jit(lambda V, p: jaxisac.solve(ac.PowerMeasurements(V, p), ac.LRA(max_steps=6), throw=False))
+    s64 = f(d.V, p)
+    s32 = f(np.asarray(d.V).astype(np.complex64 if b == 2 else np.float32), p.astype(np.float32))
+    assert s32.value.dtype == (np.complex64 if b == 2 else np.float32)
+    assert int(s32.stats["sdp_status"]) in (0, 1)  # float32 may stall just above tol 1e-4, never NONFINITE
+    assert int(s32.stats["steps"]) == int(s64.stats["steps"])
+    assert float(s32.objective) == pytest.approx(float(s64.objective), abs=1e-3)
+    assert float(ac.nmse(np.asarray(s32.value).astype(np.complex128), s64.value)) <= 1e-3
