@@ -286,8 +286,12 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
     # redundant rows (e.g. repeated measurement patterns) make S singular; in float32 a relative
     # reg of 1e-13 is below resolution and the factorisation fails: retry with 100 eps (an m^3/3
     # refactorisation, evaluated under vmap either way, kept only where the first one failed)
-    L2 = jnp.linalg.cholesky(S + (100.0 * jnp.finfo(rdt).eps * smax + jnp.finfo(rdt).tiny) * eye)
-    cf = (jnp.where(jnp.all(jnp.isfinite(L)), L, L2), True)
+    # (float32 only: in float64 the first factorisation of a consistent problem succeeds, and the
+    # second one would double the factorisation cost of every iteration)
+    if jnp.dtype(rdt) == jnp.float32:
+        L2 = jnp.linalg.cholesky(S + (100.0 * jnp.finfo(rdt).eps * smax + jnp.finfo(rdt).tiny) * eye)
+        L = jnp.where(jnp.all(jnp.isfinite(L)), L, L2)
+    cf = (L, True)
 
     def direction(K, ks, kq):
         """Solve the Newton system for the targets ``dX = K - X dZ Z^{-1}``, ``ds = ks - d dz``,

@@ -100,7 +100,7 @@ def test_ipm_stall_returns_best_iterate():
     assert float(ac.nmse(sol.value.X[0], H_ref)) <= 1e-6
 
 
-@pytest.mark.parametrize("b", [2, 1])
+@pytest.mark.parametrize("b", [2, pytest.param(1, marks=pytest.mark.slow)])  # b = 1 (20-30 s): slow
 def test_rank_one_schur_complement_equals_dense(b):
     # the LRA step's rows (measurements of both signs and tr G = 1, shuffled): exact with k >= 1 dense
     # row, an approximation with k = 0
