@@ -250,12 +250,13 @@ def initial_point(A, G, Q, b, c, layout):
 
 
 def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16, reg: float = 0.0,
-                  low_rank: int | None = None):
+                  low_rank: int | None = None, rows=None):
     """One predictor-corrector iteration from the interior point ``(x, z, y)``; returns the new
     ``(x, z, y)`` and the primal and dual step lengths taken. ``low_rank`` (static): ``None`` forms
     the Schur complement densely; ``k`` treats the rows of every PSD block as rank one except the
-    ``k`` farthest from it (:func:`_schur_rank_one`)."""
-    A, G, Q = split_rows(M, layout)
+    ``k`` farthest from it (:func:`_schur_rank_one`). ``rows``: ``split_rows(M, layout)`` when the
+    caller keeps it between iterations."""
+    A, G, Q = split_rows(M, layout) if rows is None else rows
     rdt = b.dtype
     X, s, u = cone_parts(x, layout)
     Z, zs, w = cone_parts(z, layout)

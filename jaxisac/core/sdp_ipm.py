@@ -39,6 +39,8 @@ theorem), which works with either algorithm.
 
 from __future__ import annotations
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -63,6 +65,8 @@ class _IPMState(eqx.Module):
     steps: jax.Array  # (2,) the last primal and dual step lengths
     best: tuple  # (x, z, y, res) of the iterate with the smallest largest residual so far
     stall: jax.Array  # int32: iterations since `best` last improved (large after a non-finite step)
+    sc: Any = None  # the equilibrated data (_Scaled), computed once per solve
+    rows: tuple = ()  # its constraint rows by block (A, G, Q), likewise
 
 
 class IPMSDP(AbstractSolver):
@@ -136,14 +140,14 @@ class IPMSDP(AbstractSolver):
         zero = jnp.zeros((), sc.b.dtype)
         return _IPMState(x=x, z=z, y=y, res=res, cert=jnp.zeros((), jnp.int32),
                          iterations=jnp.zeros((), jnp.int32), steps=jnp.stack([zero, zero]),
-                         best=(x, z, y, res), stall=jnp.zeros((), jnp.int32))
+                         best=(x, z, y, res), stall=jnp.zeros((), jnp.int32), sc=sc, rows=(A, G, Q))
 
     def step(self, problem: SDP, state: _IPMState) -> _IPMState:
         layout = problem.layout
-        sc = _scaled(problem, self.scale)
+        sc = state.sc
         x, z, y, ap, ad = _ki.ipm_iteration(
             sc.M, sc.b, sc.c, state.x, state.z, state.y, layout, self.step_fraction, self.embed_above, self.reg,
-            self.low_rank,
+            self.low_rank, rows=state.rows,
         )
         res = jnp.stack(_k.residuals(sc.M, sc.b, sc.c, x, z, y))
         finite = jnp.all(jnp.isfinite(res)) & jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(z))
@@ -155,7 +159,7 @@ class IPMSDP(AbstractSolver):
                                               (x, z, y, res), (state.x, state.z, state.y, state.res))
         return _IPMState(x=x, z=z, y=y, res=res, cert=self._certificate(sc, x, z, y, state.cert),
                          iterations=state.iterations + 1, steps=jnp.where(finite, jnp.stack([ap, ad]), 0.0), best=best,
-                         stall=stall.astype(jnp.int32))
+                         stall=stall.astype(jnp.int32), sc=sc, rows=state.rows)
 
     def _tol(self, problem: SDP):
         if self.tol is not None:
