@@ -9,20 +9,19 @@ reference procedure's subproblems); ``admm``: the inexact mode (budgeted ADMM P2
 Runs are solved in ``--width`` refilled slots (``jaxisac.core.solve_refill``), ``--chunk`` runs per
 compiled call."""
 
-from _dma_common import OUT, dma, jax, make_drop, np, run_batched, save_json, sizes, timer  # noqa: I001
-import argparse
+from _dma_common import OUT, args, dma, jax, make_drop, np, run_batched, save_json, sizes, timer  # noqa: I001
 import csv
 import os
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="CI-sized run (small array, few drops, few iterations)")
+def _options(ap):
     ap.add_argument("--mode", choices=("exact", "admm"), default="exact")
     ap.add_argument("--width", type=int, default=8, help="refilled slots (0: plain vmap over each chunk)")
     ap.add_argument("--chunk", type=int, default=100, help="runs per compiled call")
-    a = ap.parse_args()
-    os.makedirs(OUT, exist_ok=True)
+
+
+def main():
+    a = args(__doc__, _options)
     N, L_mu, T = sizes(a.quick)
     n_drops, n_starts = (4, 2) if a.quick else (100, 3)
     clock = timer()

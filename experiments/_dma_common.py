@@ -20,9 +20,12 @@ from jaxisac.core import ProgressBar  # noqa: E402
 OUT = os.path.join("results", "dma")
 
 
-def args(desc):
-    p = argparse.ArgumentParser(description=desc)
+def args(desc, extra=None):
+    """Parse ``--quick`` (and the options ``extra(parser)`` adds); create the output folder."""
+    p = argparse.ArgumentParser(description=desc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="CI-sized run (small array, few drops, few iterations)")
+    if extra is not None:
+        extra(p)
     a = p.parse_args()
     os.makedirs(OUT, exist_ok=True)
     return a

@@ -251,12 +251,11 @@ def _scaled(sdp: SDP, scale: bool) -> _Scaled:
     return _Scaled(M, b / beta, cost / gamma, d, beta, gamma)
 
 
-def _unscaled_solution(problem: SDP, scale: bool, x, z, y, res, iterations, cert, stats):
+def _unscaled_solution(problem: SDP, sc: _Scaled, x, z, y, res, iterations, cert, stats):
     """Primal-dual point in the original data from the equilibrated vectors ``(x, z, y)`` (shared by
     the algorithms): ``(SDPValue, primal objective, stats)`` with the residuals, the dual objective,
     the iteration count and the certificate added to ``stats``."""
     layout = problem.layout
-    sc = _scaled(problem, scale)
     X, s = _k.unpack(x * sc.beta, layout)
     Z, zs = _k.unpack(z * sc.gamma, layout)
     value = SDPValue(X=X, s=s, y=y * sc.gamma / sc.d, Z=Z, z=zs,
@@ -435,7 +434,8 @@ class ADMMSDP(AbstractSolver):
         return infeasible | converged, status
 
     def postprocess(self, problem: SDP, state: _State, result, stats) -> Solution:
-        value, objective, stats = _unscaled_solution(problem, self.scale, state.xh, state.z, state.y, state.res,
+        sc = _scaled(problem, self.scale)
+        value, objective, stats = _unscaled_solution(problem, sc, state.xh, state.z, state.y, state.res,
                                                      state.iterations, state.cert, stats)
         stats.update(rho=state.mu)
         return Solution(value=value, objective=objective, result=result, stats=stats)

@@ -176,7 +176,7 @@ class IPMSDP(AbstractSolver):
     def postprocess(self, problem: SDP, state: _IPMState, result, stats) -> Solution:
         # the best iterate: the last one unless the solve stalled or hit max_steps after its best
         x, z, y, res = state.best
-        value, objective, stats = _unscaled_solution(problem, self.scale, x, z, y, res,
+        value, objective, stats = _unscaled_solution(problem, state.sc, x, z, y, res,
                                                      state.iterations, state.cert, stats)
         stats.update(step_lengths=state.steps)
         return Solution(value=value, objective=objective, result=result, stats=stats)
