@@ -41,16 +41,42 @@ def _semi_identity(n: int, m: int, dtype) -> jax.Array:
 
 
 def _qr(A):
-    """Thin QR ``A = Q R`` with ``R`` recomputed as ``Q^H A`` (equal to round-off).
+    """Thin QR ``A = Q R`` (``A (N, K)``, small ``K``) by modified Gram-Schmidt applied twice.
 
-    ``jnp.linalg.qr`` is two LAPACK calls (``geqrf``, then ``orgqr`` for Q); a batched ``eigh`` that
-    reads only geqrf's R runs concurrently with ``orgqr``, and two concurrent batched LAPACK calls
-    deadlock XLA's CPU thread pool (see ``jaxisac/_runtime.py``; seen here at batch 1000, gdb:
-    ``OrthogonalQr`` and ``EigenvalueDecompositionHermitian`` both in ``ParallelBatchMap``). Taking R
-    from Q makes every later call depend on ``orgqr`` (an ``optimization_barrier`` does not: it only
-    aliases buffers)."""
-    Q, _ = jnp.linalg.qr(A)
-    return Q, ct(Q) @ A
+    Written as column operations on ``(N,)`` vectors, so a batch (``vmap``) runs as a few fused
+    elementwise loops instead of one pair of LAPACK calls (``geqrf`` + ``orgqr``) per instance, which
+    dominated the small-rank kernels at batch 1000 on CPU. Twice-applied Gram-Schmidt gives ``Q``
+    orthonormal to round-off (Giraud et al., "twice is enough"); ``R = Q^H A`` is upper triangular
+    with a real non-negative diagonal (LAPACK's ``R`` differs by column phases, which every caller
+    here is invariant to). A zero column gives a zero column of ``Q`` (callers only use ``Q R``
+    and ``range(Q)`` through products with ``R``)."""
+    K = A.shape[-1]
+    rd = _rdtype(A)
+    tiny = jnp.finfo(rd).tiny
+    cols = []
+    for j in range(K):
+        v = A[:, j]
+        for _ in range(2):
+            for q in cols:
+                v = v - jnp.sum(jnp.conj(q) * v) * q
+        n = jnp.sqrt(jnp.sum(jnp.abs(v) ** 2))
+        cols.append(v * (1.0 / jnp.maximum(n, tiny)).astype(A.dtype))
+    Q = jnp.stack(cols, axis=-1)
+    return Q, _ctdot(Q, A)
+
+
+def _sdot(a, b):
+    """``a @ b`` as a broadcast product and a sum over the contracted axis (one fused loop).
+
+    For the products of these kernels whose contracted or row dimension is small (K, or a K x K
+    factor), XLA's batched CPU ``dot`` costs 2-3x the fused elementwise form at batch 1000 (its
+    per-matrix call overhead dominates); equal to ``a @ b`` to round-off (summation order)."""
+    return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
+
+
+def _ctdot(a, b):
+    """``a^H @ b`` (``a (n, k)``, ``b (n, m)`` -> ``(k, m)``) as :func:`_sdot`, without forming ``a^H``."""
+    return jnp.sum(jnp.conj(a)[..., :, :, None] * b[..., :, None, :], axis=-3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,15 +284,19 @@ def worst_case_prop5(
 def _top_singular_subspaces(Hs, S, F):
     """``U_K (N, K)`` and ``V_K (L, K)`` of the rank-K matrix ``G = F^H Hs^H S`` without its N x L SVD:
     thin QR ``F^H Hs^H = Q1 R1`` and the SVD ``R1 S = P diag(s) W^H`` (from the K x K Gram eigh) give
-    ``U_K = Q1 P``, ``V_K = W``."""
+    ``U_K = Q1 P``, ``V_K = W``.
+
+    The Gram ``(R1 S)(R1 S)^H = R1 (S S^H) R1^H`` is formed from the K x K ``S S^H`` (shared by a
+    batch with common symbols: computed once under ``vmap``), and ``V_K = S^H (R1^H P diag(1/s))``,
+    so the only products with the L axis are ``S^H`` times a K x K matrix."""
     Q1, R1 = _qr(ct(F) @ ct(Hs))
-    Z = R1 @ S  # (K, L), rank K
-    # K x K Gram eigh instead of the K x L SVD (4-5x cheaper batched on CPU): Z Z^H = P diag(s^2) P^H,
-    # W = Z^H P diag(1/s); the order of the pairs is irrelevant to every use (U_K V_K^H, projectors)
-    C = Z @ ct(Z)
+    # K x K Gram eigh instead of the K x L SVD (4-5x cheaper batched on CPU): Z Z^H = P diag(s^2) P^H
+    # with Z = R1 S, W = Z^H P diag(1/s); the order of the pairs is irrelevant to every use
+    CS = S @ ct(S)
+    C = _sdot(_sdot(R1, CS), ct(R1))
     s2, P = jnp.linalg.eigh(0.5 * (C + ct(C)))
-    sinv = jax.lax.rsqrt(jnp.maximum(s2, jnp.finfo(s2.dtype).tiny)).astype(Z.dtype)
-    return Q1 @ P, (ct(Z) @ P) * sinv[None, :]
+    sinv = jax.lax.rsqrt(jnp.maximum(s2, jnp.finfo(s2.dtype).tiny)).astype(S.dtype)
+    return _sdot(Q1, P), _ctdot(S, _sdot(ct(R1), P) * sinv[None, :])
 
 
 def remedy_exact(Hs: jax.Array, S: jax.Array, F: jax.Array, Abar: jax.Array) -> jax.Array:
@@ -297,32 +327,41 @@ def remedy_semi_unitary(Hs: jax.Array, S: jax.Array, F: jax.Array, Abar: jax.Arr
 
     Same ``A* = U_K V_K^H + polar(M)``, ``M = P_U Abar P_V`` (``P_U = I - U_K U_K^H``,
     ``P_V = I - V_K V_K^H``), but the polar factor comes from K x K problems only: with orthonormal rows,
-    ``M M^H = P_U - Y Y^H``, ``Y = P_U Abar V_K`` (N x K). The thin QR ``Y = Q2 R2`` gives
-    ``M M^H = (P_U - Q2 Q2^H) + Q2 (I - R2 R2^H) Q2^H``, so with ``I - R2 R2^H = E diag(t) E^H``
-    (K x K ``eigh``), ``polar(M) = (M M^H)^{+1/2} M = M + Q2 E (diag(t^{-1/2}) - I) E^H Q2^H M``.
-    On batched CPU this replaces the N x N ``eigh`` of :func:`remedy_exact` (the cost of the nominal
-    design and of Method 1's remedy) by a thin QR and a K x K ``eigh``. Returns ``A* (N, L)``.
+    ``M M^H = P_U - Y Y^H``, ``Y = P_U Abar V_K`` (N x K). With the K x K Gram
+    ``Y^H Y = E diag(g) E^H`` (``0 <= g <= 1``),
+    ``polar(M) = (M M^H)^{+1/2} M = M + Y E diag(h(g)) E^H Y^H M``, ``h(g) = ((1 - g)^{-1/2} - 1) / g
+    = 1 / (s (1 + s))``, ``s = sqrt(1 - g)`` (no cancellation, ``h(0) = 1/2``; equal to the thin-QR form
+    ``Y = Q2 R2``, ``(I - R2 R2^H)^{-1/2} - I`` on ``range(Q2)``, without the QR). Collecting terms
+    (``Y^H M = Y^H Abar - Y^H Y V_K^H``),
+    ``A* = Abar + U_K (V_K^H - U_K^H Abar) + Y [Hh Y^H Abar - (I + Hh Y^H Y) V_K^H]`` with
+    ``Hh = E diag(h) E^H``: the only products with the L axis are ``[U_K Y]^H Abar``, ``Abar V_K`` and one
+    ``(N x 2K) (2K x L)``. On batched CPU this replaces the N x N ``eigh`` of :func:`remedy_exact` (the
+    cost of the nominal design and of Method 1's remedy) by K x K problems. Returns ``A* (N, L)``.
     """
     K, N = Hs.shape
     L = S.shape[-1]
     UK, VK = _top_singular_subspaces(Hs, S, F)
+    VKh = ct(VK)
     if Abar is None:  # I_{N x L}: the products with it are slices
-        UA = jnp.concatenate([ct(UK), jnp.zeros((K, L - N), UK.dtype)], axis=1)
-        PA = _semi_identity(N, L, S.dtype) - UK @ UA
         AV = VK[:N, :]
     else:
-        UA = ct(UK) @ Abar
-        PA = Abar - UK @ UA
-        AV = Abar @ VK
-    Y = AV - UK @ (ct(UK) @ AV)  # P_U Abar V_K
-    M = PA - Y @ ct(VK)
-    Q2, R2 = _qr(Y)
-    T = jnp.eye(K, dtype=Y.dtype) - R2 @ ct(R2)
-    t, E = jnp.linalg.eigh(0.5 * (T + ct(T)))
-    tiny = jnp.finfo(t.dtype).tiny
-    f = (jax.lax.rsqrt(jnp.maximum(t, tiny)) - 1.0).astype(Y.dtype)
-    W = M + Q2 @ ((E * f[None, :]) @ (ct(E) @ (ct(Q2) @ M)))
-    return UK @ ct(VK) + W
+        AV = _sdot(Abar, VK)
+    Y = AV - _sdot(UK, _ctdot(UK, AV))  # P_U Abar V_K
+    Gam = _ctdot(Y, Y)
+    g, E = jnp.linalg.eigh(0.5 * (Gam + ct(Gam)))
+    sq = jnp.sqrt(jnp.clip(1.0 - g, jnp.finfo(g.dtype).tiny, None))
+    h = (1.0 / (sq * (1.0 + sq))).astype(Y.dtype)
+    Hh = _sdot(E * h[None, :], ct(E))
+    UY = jnp.concatenate([UK, Y], axis=1)  # (N, 2K)
+    if Abar is None:
+        UYA = jnp.concatenate([ct(UY), jnp.zeros((2 * K, L - N), UY.dtype)], axis=1)
+    else:
+        UYA = _ctdot(UY, Abar)  # (2K, L)
+    UA, YA = UYA[:K], UYA[K:]
+    IK = jnp.eye(K, dtype=Y.dtype)
+    coef = jnp.concatenate([VKh - UA, _sdot(Hh, YA) - _sdot(IK + _sdot(Hh, Gam), VKh)], axis=0)
+    base = _semi_identity(N, L, S.dtype) if Abar is None else Abar
+    return base + _sdot(UY, coef)
 
 
 def _procrustes(M):
@@ -395,7 +434,8 @@ def remedy_prop8(
 
 
 def method2_waveform(Hs: jax.Array, S: jax.Array, F: jax.Array, Xbar: jax.Array, alpha) -> jax.Array:
-    """Prop. 9: ``X* = sqrt(L) F U I V^H`` with ``U S V^H = svd(F^H (alpha Hs^H S + Xbar))``.
+    """Prop. 9: ``X* = sqrt(L) F U I V^H`` with ``U S V^H = svd(F^H (alpha Hs^H S + Xbar))`` (thin SVD:
+    ``U I V^H = U Vh`` with ``Vh (N, L)``; ``(F U) Vh`` costs less than ``F (U Vh)``).
 
     The N x L SVD stays: ``G`` has condition number ~``alpha`` (1e6 on the paper's scenario), so its
     polar factor cannot come from a Gram ``eigh``; a deflated route (subspace iteration on the rank-K
@@ -403,9 +443,9 @@ def method2_waveform(Hs: jax.Array, S: jax.Array, F: jax.Array, Xbar: jax.Array,
     """
     N, L = Xbar.shape
     rd = _rdtype(Xbar)
-    G = ct(F) @ (jnp.asarray(alpha, rd).astype(Xbar.dtype) * (ct(Hs) @ S) + Xbar)
-    U, _, Vh = jnp.linalg.svd(G, full_matrices=True)
-    return jnp.sqrt(jnp.asarray(L, rd)) * (F @ U @ Vh[:N, :])
+    G = ct(F) @ (jnp.asarray(alpha, rd).astype(Xbar.dtype) * _ctdot(Hs, S) + Xbar)
+    U, _, Vh = jnp.linalg.svd(G, full_matrices=False)
+    return jnp.sqrt(jnp.asarray(L, rd)) * ((F @ U) @ Vh)
 
 
 # --------------------------------------------------------------------------------------------
@@ -450,12 +490,12 @@ def tpc_lowrank(H: jax.Array, c1, c2, SG: jax.Array, G0: jax.Array, power: jax.A
         Q = c1.astype(dt) * (ct(H) @ H) + c2.astype(dt) * jnp.eye(N, dtype=dt)
         return tpc_quadratic(Q, ct(H) @ SG + G0, power, max_steps)
     Q1, R1 = _qr(ct(H))
-    C = R1 @ ct(R1)
+    C = _sdot(R1, ct(R1))
     s2, P = jnp.linalg.eigh(0.5 * (C + ct(C)))
-    U = Q1 @ P  # (N, K)
-    UG0 = ct(U) @ G0
-    UG = ct(P) @ (R1 @ SG) + UG0  # U^H G
-    Gp = G0 - U @ UG0  # P_perp G
+    U = _sdot(Q1, P)  # (N, K)
+    UG0 = _ctdot(U, G0)
+    UG = _sdot(_sdot(ct(P), R1), SG) + UG0  # U^H G
+    Gp = G0 - _sdot(U, UG0)  # P_perp G
     wp = jnp.sum(jnp.abs(Gp) ** 2)
     w = jnp.concatenate([wp[None], jnp.sum(jnp.abs(UG) ** 2, axis=1)])
     gaps = jnp.concatenate([jnp.zeros((1,), rd), c1 * jnp.maximum(s2, 0.0)])
@@ -466,13 +506,14 @@ def tpc_lowrank(H: jax.Array, c1, c2, SG: jax.Array, G0: jax.Array, power: jax.A
     d = mu + gaps
     coef = jnp.where(w > 0, 1.0 / jnp.where(d > 0, d, 1.0), 0.0)
     coef = jnp.where(hard & (gaps <= 0), 0.0, coef).astype(dt)
-    X = coef[0] * Gp + U @ (coef[1:, None] * UG)
+    X = coef[0] * Gp + _sdot(U, coef[1:, None] * UG)
     # hard case: the remaining norm goes into the q_min eigenspace (the complement of range(H^H))
     L = G0.shape[1]
     j = jnp.argmin(jnp.sum(jnp.abs(U) ** 2, axis=1))  # e_j has the largest complement component
-    v = jnp.zeros((N,), dt).at[j].set(1.0) - U @ jnp.conj(U[j, :])
+    ej = (jnp.arange(N) == j).astype(dt)  # one-hot, not a gather/scatter (cheaper batched)
+    v = ej - _sdot(U, jnp.sum(jnp.conj(U) * ej[:, None], axis=0)[:, None])[:, 0]
     v = v / jnp.maximum(jnp.linalg.norm(v), jnp.finfo(rd).tiny).astype(dt)
-    fallback = jnp.zeros((N, L), dt).at[:, 0].set(v)
+    fallback = v[:, None] * (jnp.arange(L) == 0).astype(dt)[None, :]
     nG = jnp.sqrt(wp)
     direction = jnp.where(nG > 0, Gp / jnp.where(nG > 0, nG, 1.0).astype(dt), fallback)
     X = X + jnp.where(hard, jnp.sqrt(tau2), 0.0).astype(dt) * direction

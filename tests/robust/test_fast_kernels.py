@@ -123,3 +123,35 @@ def test_worst_case_with_shared_eigendecomposition(paper):
     assert np.all(np.asarray(st2) == Status.SUCCESS)
     np.testing.assert_allclose(H2, H1, atol=1e-12)
     np.testing.assert_allclose(lam2, lam1, rtol=1e-11)
+
+
+def test_gram_schmidt_qr_equals_lapack_up_to_column_phases():
+    # the kernels' thin QR (twice-applied Gram-Schmidt, no LAPACK call) against jnp.linalg.qr
+    rng = np.random.default_rng(5)
+    A = jnp.asarray(rng.standard_normal((6, 16, 4)) + 1j * rng.standard_normal((6, 16, 4)))
+    A = A.at[0, :, 3].set(A[0, :, 1] + 1e-6 * A[1, :, 3])  # nearly dependent columns
+    Q, R = jax.jit(jax.vmap(kr._qr))(A)
+    Ql, Rl = jnp.linalg.qr(A)
+    eye = np.broadcast_to(np.eye(4), (6, 4, 4))
+    np.testing.assert_allclose(jnp.conj(jnp.swapaxes(Q, 1, 2)) @ Q, eye, atol=1e-14)
+    np.testing.assert_allclose(Q @ R, A, atol=1e-13)
+    np.testing.assert_allclose(np.tril(np.asarray(R), -1), 0.0, atol=1e-13)
+    # the same factorisation as LAPACK's: R = D R_lapack, Q = Q_lapack D^H with D a diagonal of phases
+    d = np.diagonal(np.asarray(R), axis1=1, axis2=2) / np.diagonal(np.asarray(Rl), axis1=1, axis2=2)
+    np.testing.assert_allclose(np.abs(d), 1.0, atol=1e-9)
+    np.testing.assert_allclose(R, d[:, :, None] * np.asarray(Rl), atol=1e-12)
+    np.testing.assert_allclose(Q, np.asarray(Ql) * np.conj(d)[:, None, :], atol=1e-9)
+    # float32 close to float64
+    Q32, R32 = jax.jit(jax.vmap(kr._qr))(A.astype(jnp.complex64))
+    assert Q32.dtype == jnp.complex64
+    np.testing.assert_allclose(Q32[1:], Q[1:], atol=1e-5)
+    np.testing.assert_allclose(R32, R, atol=1e-5 * float(jnp.max(jnp.abs(R))))
+
+
+def test_fused_small_products_equal_matmul():
+    rng = np.random.default_rng(6)
+    c = lambda *s: jnp.asarray(rng.standard_normal(s) + 1j * rng.standard_normal(s))
+    U, V, M, F = c(5, 16, 4), c(5, 4, 30), c(5, 16, 30), c(16, 16)
+    np.testing.assert_allclose(jax.vmap(kr._sdot)(U, V), U @ V, atol=1e-12)
+    np.testing.assert_allclose(jax.vmap(kr._ctdot)(U, M), jnp.conj(jnp.swapaxes(U, 1, 2)) @ M, atol=1e-12)
+    np.testing.assert_allclose(jax.vmap(lambda m: kr._sdot(F, m))(M), F @ M, atol=1e-12)  # shared operand
