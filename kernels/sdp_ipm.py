@@ -15,19 +15,33 @@ system is reduced to the ``m x m`` Schur complement::
 factorised once per iteration (Cholesky) and used for both the predictor and the corrector. Its
 PSD part costs ``O(m n_j^3 + m^2 n_j^2)`` per block; with ``low_rank = k`` (rows of rank one, e.g.
 power measurements ``v v^H``) it costs ``O(m n_j^2 + m^2 n_j + k (n_j^3 + m n_j^2))`` instead
-(:func:`_schur_rank_one`).
+(:func:`_schur_rank_one_group`), from rank-one factors computed once per solve (:func:`prepare_rows`).
 Step lengths: a fraction of the distance to the boundary of each cone (PSD blocks by the smallest
 eigenvalue of ``L^{-1} dX L^{-H}``, cones by the closed-form root).
+
+Cost per iteration (the sizes of the library's SDPs are small, so the number of operations and of
+LAPACK calls matters more than flops): PSD blocks of the same size and kind, and second-order cones
+of the same size, are stacked and processed as one array (:func:`prepare_rows`); each iteration
+factorises the stacked ``[X; Z]`` once (Cholesky and its triangular inverse give ``Z^{-1}`` and
+both step-length transforms), and each of the two step-length computations is one eigenvalue call
+per group, on CPU LAPACK's ``?syevd``/``?heevd`` without eigenvectors (:func:`eigvalsh`).
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from .sdp import _real_embedding, pack, unpack, unpack_soc
+from .sdp import _real_embedding, pack, soc_sizes, unpack, unpack_soc
 
-__all__ = ["split_rows", "cone_parts", "nt_scaling", "ipm_iteration", "initial_point", "rank_one_factors"]
+try:  # LAPACK targets of jaxlib's CPU backend (eigenvalues without eigenvectors)
+    from jaxlib import lapack as _lapack
+except ImportError:  # pragma: no cover - jaxlib without its LAPACK module
+    _lapack = None
+
+__all__ = ["split_rows", "prepare_rows", "psd_groups", "soc_groups", "cone_parts", "nt_scaling", "ipm_iteration",
+           "initial_point", "rank_one_factors", "eigvalsh"]
 
 
 def split_rows(M: jax.Array, layout):
@@ -39,38 +53,115 @@ def split_rows(M: jax.Array, layout):
     return tuple(A), G, tuple(Q)
 
 
+def psd_groups(layout):
+    """Static grouping of the PSD blocks of ``layout`` by size and kind: a tuple of
+    ``((n, is_complex), (j_1, j_2, ...))`` in order of first appearance."""
+    groups: dict = {}
+    for j, (n, cplx) in enumerate(layout[0]):
+        groups.setdefault((int(n), bool(cplx)), []).append(j)
+    return tuple((key, tuple(idx)) for key, idx in groups.items())
+
+
+def soc_groups(layout):
+    """Static grouping of the second-order cones of ``layout`` by size: ``((q, (k_1, ...)), ...)``."""
+    groups: dict = {}
+    for k, q in enumerate(soc_sizes(layout)):
+        groups.setdefault(int(q), []).append(k)
+    return tuple((q, tuple(idx)) for q, idx in groups.items())
+
+
+def _grouped(parts, groups):
+    """Stack the per-block arrays ``parts`` by ``groups``: one ``(k, ...)`` array per group."""
+    return tuple(jnp.stack([parts[j] for j in idx]) for _, idx in groups)
+
+
+def _ungrouped(stacks, groups, count: int):
+    """Inverse of :func:`_grouped`: the tuple of ``count`` per-block arrays."""
+    out = [None] * count
+    for arr, (_, idx) in zip(stacks, groups):
+        for i, j in enumerate(idx):
+            out[j] = arr[i]
+    return tuple(out)
+
+
+def prepare_rows(A, G, Q, layout, low_rank: int | None = None):
+    """The constraint rows in the form the iteration uses, computed once per solve from
+    :func:`split_rows`: ``(A_g, G, Q_g, factors)`` with ``A_g`` one ``(k, m, n, n)`` stack per
+    group of :func:`psd_groups`, ``Q_g`` one ``(k, m, q)`` stack per group of :func:`soc_groups`
+    and, with ``low_rank = r``, per PSD group the rank-one factors ``(U (k, m, n), sgn (k, m),
+    W (k, r, m), A_dense (k, r, n, n))`` of :func:`rank_one_factors` (``()`` otherwise)."""
+    Ag = _grouped(A, psd_groups(layout))
+    Qg = _grouped(Q, soc_groups(layout))
+    factors = ()
+    if low_rank is not None:
+        r = int(low_rank)
+        fs = []
+        for Aj in Ag:
+            U, sgn, W = jax.vmap(lambda a: rank_one_factors(a, r))(Aj)
+            Ad = jnp.einsum("jrm,jmab->jrab", W.astype(Aj.dtype), Aj)  # the r dense rows
+            fs.append((U, sgn, W, Ad))
+        factors = tuple(fs)
+    return Ag, G, Qg, factors
+
+
 def cone_parts(v: jax.Array, layout):
     """``(blocks, s, socs)`` of a single vector ``v`` (``N,``)."""
     X, s = unpack(v, layout)
     return X, s, unpack_soc(v, layout)
 
 
+def _ct(X):
+    return jnp.conj(jnp.swapaxes(X, -1, -2))
+
+
 def _herm(X):
-    return 0.5 * (X + jnp.conj(jnp.swapaxes(X, -1, -2)))
+    return 0.5 * (X + _ct(X))
 
 
-def _re_inner_rows(A, Y):
-    """``[Re tr(A[i]^H Y)]_i`` for ``A`` ``(m, n, n)`` and ``Y`` ``(n, n)``."""
-    return jnp.einsum("iab,ab->i", jnp.conj(A), Y).real
+def _eigvals_lapack(T):
+    """Eigenvalues (ascending) by LAPACK ``?syevd``/``?heevd`` with ``jobz = 'N'`` (CPU)."""
+    dt = T.dtype
+    name = _lapack.prepare_lapack_call(("he" if jnp.iscomplexobj(T) else "sy") + "evd_ffi", np.dtype(dt))
+    out = (jax.ShapeDtypeStruct(T.shape, dt), jax.ShapeDtypeStruct(T.shape[:-1], jnp.finfo(dt).dtype),
+           jax.ShapeDtypeStruct(T.shape[:-2], jnp.int32))
+    call = jax.ffi.ffi_call(name, out, input_output_aliases={0: 0}, vmap_method="broadcast_all")
+    _, w, info = call(T, mode=np.uint8(ord("N")), uplo=np.uint8(ord("L")))
+    return jnp.where((info == 0)[..., None], w, jnp.nan)
 
 
-def _apply(A, G, Q, X, s, u):
-    """``M x`` from the parts of ``x`` (``X`` blocks, slack ``s``, cones ``u``)."""
-    r = G @ s
-    for Aj, Xj in zip(A, X):
-        r = r + _re_inner_rows(Aj, Xj)
-    for Qk, uk in zip(Q, u):
-        r = r + Qk @ uk
-    return r
+_LAPACK_WORKS: dict = {}
 
 
-def _adjoint(A, G, Q, y):
-    """``M^T y`` in parts: blocks ``sum_i y_i A_j[i]``, ``G^T y`` and ``Q_k^T y``."""
-    return (
-        tuple(jnp.einsum("i,iab->ab", y.astype(Aj.dtype), Aj) for Aj in A),
-        G.T @ y,
-        tuple(Qk.T @ y for Qk in Q),
-    )
+def _lapack_works(dtype) -> bool:
+    """Whether the LAPACK call of :func:`_eigvals_lapack` works in this jaxlib for ``dtype``.
+
+    The targets and their attributes are jaxlib internals (checked with jaxlib 0.10): a jaxlib that
+    renamed or changed them must fall back to ``jnp.linalg.eigvalsh``, not fail. Probed once per
+    dtype, eagerly on a 2 x 2 matrix against the known eigenvalues."""
+    key = np.dtype(dtype).name
+    if key not in _LAPACK_WORKS:
+        ok = False
+        if _lapack is not None and hasattr(_lapack, "prepare_lapack_call"):
+            try:
+                with jax.ensure_compile_time_eval():
+                    T = np.array([[2.0, 1.0], [1.0, 2.0]], dtype)
+                    w = np.asarray(jax.jit(_eigvals_lapack, backend="cpu")(T))
+                ok = bool(np.allclose(w, [1.0, 3.0], rtol=1e-5))
+            except Exception:  # noqa: BLE001 - any failure means: use the portable path
+                ok = False
+        _LAPACK_WORKS[key] = ok
+    return _LAPACK_WORKS[key]
+
+
+def eigvalsh(T: jax.Array) -> jax.Array:
+    """Eigenvalues (ascending) of a stack of Hermitian matrices ``(..., n, n)`` (lower triangle
+    used). On CPU without eigenvectors (LAPACK ``jobz = 'N'``: 2-3x cheaper than
+    ``jnp.linalg.eigvalsh``, which always computes them); ``jnp.linalg.eigvalsh`` elsewhere, and
+    wherever jaxlib's LAPACK target is not usable (:func:`_lapack_works`). NaN where LAPACK fails."""
+    if T.shape[-1] == 0 or not _lapack_works(T.dtype):
+        return jnp.linalg.eigvalsh(T, symmetrize_input=False)
+    return jax.lax.platform_dependent(T, cpu=_eigvals_lapack,
+                                      default=lambda t: jnp.linalg.eigvalsh(t, symmetrize_input=False))
 
 
 # ---- second-order cones: Jordan algebra and Nesterov-Todd scaling --------------------------------
@@ -112,18 +203,12 @@ def nt_scaling(x, z):
 
 
 # ---- distance to the boundary ---------------------------------------------------------------------
-def _psd_steps(X, dX, embed: bool):
-    """Largest ``a`` with ``X + a dX`` PSD (``inf`` when ``dX`` is PSD), for a stack ``(k, n, n)`` of
-    blocks of one size and dtype (one LAPACK call each for the stack: per-call overhead dominates
-    at these sizes)."""
-    L = jnp.linalg.cholesky(X)
-    T = jax.scipy.linalg.solve_triangular(L, dX, lower=True)
-    T = jax.scipy.linalg.solve_triangular(L, jnp.conj(jnp.swapaxes(T, -1, -2)), lower=True)
-    T = _herm(T)
-    if embed:
-        lmin = jnp.linalg.eigvalsh(_real_embedding(T))[..., 0]
-    else:
-        lmin = jnp.linalg.eigvalsh(T)[..., 0]
+def _psd_steps(Li, dX, embed: bool):
+    """Largest ``a`` with ``X + a dX`` PSD (``inf`` when ``dX`` is PSD) for a stack ``(k, n, n)`` of
+    blocks of one size and kind, given ``Li = L^{-1}`` with ``X = L L^H``: ``-1 / lambda_min(Li dX
+    Li^H)`` (one eigenvalue call for the whole stack)."""
+    T = _herm(Li @ dX @ _ct(Li))
+    lmin = eigvalsh(_real_embedding(T) if embed else T)[..., 0]
     return jnp.where(lmin < 0, -1.0 / jnp.minimum(lmin, -jnp.finfo(lmin.dtype).tiny), jnp.inf)
 
 
@@ -149,31 +234,38 @@ def _soc_step(u, du):
     return jnp.where(alpha > 0, alpha, jnp.inf)
 
 
-def _max_steps(primal, dual, embeds):
-    """Largest steps to the cone boundary of the primal and of the dual point, each given as
-    ``((blocks, s, cones), (dblocks, ds, dcones))``. PSD blocks of the same size, dtype and
-    embedding, primal and dual alike, go through one stacked factorisation and eigenvalue call."""
-    groups = {}
-    for side, ((X, _, _), (dX, _, _)) in enumerate((primal, dual)):
-        for Xj, dXj, e in zip(X, dX, embeds):
-            groups.setdefault((Xj.shape, Xj.dtype, e), []).append((side, Xj, dXj))
-    steps = [jnp.asarray(jnp.inf, primal[0][1].dtype), jnp.asarray(jnp.inf, primal[0][1].dtype)]
-    for (_, _, e), members in groups.items():
-        a = _psd_steps(jnp.stack([m[1] for m in members]), jnp.stack([m[2] for m in members]), e)
-        for i, (side, _, _) in enumerate(members):
-            steps[side] = jnp.minimum(steps[side], a[i])
-    for side, ((_, s, u), (_, ds, du)) in enumerate((primal, dual)):
-        steps[side] = jnp.minimum(steps[side], _orthant_step(s, ds))
-        for uk, duk in zip(u, du):
-            steps[side] = jnp.minimum(steps[side], _soc_step(uk, duk))
-    return steps[0], steps[1]
+def _max_steps(Li, embeds, primal, dual):
+    """Largest steps to the cone boundary of the primal and of the dual point. ``Li``: per PSD group
+    the stacked inverse Cholesky factors of ``[X; Z]``; ``primal``/``dual``: ``((blocks, s, cones),
+    (dblocks, ds, dcones))`` with blocks and cones grouped. One eigenvalue call per PSD group for the
+    primal and dual blocks together."""
+    dt = primal[0][1].dtype
+    ap = jnp.asarray(jnp.inf, dt)
+    ad = jnp.asarray(jnp.inf, dt)
+    for Lg, e, dXg, dZg in zip(Li, embeds, primal[1][0], dual[1][0]):
+        k = dXg.shape[0]
+        a = _psd_steps(Lg, jnp.concatenate([dXg, dZg]), e)
+        ap = jnp.minimum(ap, jnp.min(a[:k]))
+        ad = jnp.minimum(ad, jnp.min(a[k:]))
+    ap = jnp.minimum(ap, _orthant_step(primal[0][1], primal[1][1]))
+    ad = jnp.minimum(ad, _orthant_step(dual[0][1], dual[1][1]))
+    for ug, dug, wg, dwg in zip(primal[0][2], primal[1][2], dual[0][2], dual[1][2]):
+        ap = jnp.minimum(ap, jnp.min(jax.vmap(_soc_step)(ug, dug)))
+        ad = jnp.minimum(ad, jnp.min(jax.vmap(_soc_step)(wg, dwg)))
+    return ap, ad
 
 
-# ---- Schur complement of a PSD block -------------------------------------------------------------
+# ---- Schur complement of a group of PSD blocks ---------------------------------------------------
+def _schur_dense_group(Ag, Xg, Zig):
+    """``sum_j [Re tr(A_j[i] X_j A_j[k] Z_j^{-1})]_ik`` over a stack of blocks, dense:
+    ``O(m n^3 + m^2 n^2)`` per block."""
+    P = jnp.einsum("jab,jkbc,jcd->jkad", Xg, Ag, Zig)  # X A_k Z^{-1}
+    return jnp.einsum("jiab,jkba->ik", Ag, P).real
+
+
 def _schur_dense(Aj, Xj, Zi):
-    """``[Re tr(A[i] X A[k] Z^{-1})]_ik``, dense: ``O(m n^3 + m^2 n^2)``."""
-    P = jnp.einsum("ab,kbc,cd->kad", Xj, Aj, Zi)  # X A_k Z^{-1}
-    return jnp.einsum("iab,kba->ik", Aj, P).real
+    """One block's ``[Re tr(A[i] X A[k] Z^{-1})]_ik``, dense (:func:`_schur_dense_group`)."""
+    return _schur_dense_group(Aj[None], Xj[None], Zi[None])
 
 
 def rank_one_factors(Aj, k: int):
@@ -199,22 +291,32 @@ def rank_one_factors(Aj, k: int):
 
 
 def _schur_rank_one(Aj, Xj, Zi, k: int):
-    """The block's Schur complement with rows ``sgn_i a_i a_i^H`` (:func:`rank_one_factors`):
-    ``S_ik = sgn_i sgn_k Re((a_i^H X a_k)(a_k^H Z^{-1} a_i))``, and the ``k`` remaining rows and
-    columns exactly (``Re tr(A[d] X A[i] Z^{-1})`` for every ``i``). Rows that are not of rank one
-    beyond those ``k`` make it an approximation: the directions are then inexact, but residuals and
-    the stopping rule always use the exact constraint map, so that costs iterations, not accuracy."""
-    U, sgn, W = rank_one_factors(Aj, k)
+    """One block's Schur complement from its rank-one factors (:func:`_schur_rank_one_group`),
+    factors computed here."""
+    _, _, _, factors = prepare_rows((Aj,), jnp.zeros((Aj.shape[0], 0), jnp.real(Xj).dtype), (),
+                                    (((Aj.shape[-1], jnp.iscomplexobj(Aj)),), 0), k)
+    return _schur_rank_one_group(factors[0], Aj[None], Xj[None], Zi[None])
+
+
+def _schur_rank_one_group(factors, Ag, Xg, Zig):
+    """The group's Schur complement with rows ``sgn_i a_i a_i^H`` (:func:`rank_one_factors`, from
+    :func:`prepare_rows`): ``S_ik = sgn_i sgn_k Re((a_i^H X a_k)(a_k^H Z^{-1} a_i))``, and the ``r``
+    remaining rows and columns exactly (``Re tr(A[d] X A[i] Z^{-1})`` for every ``i``). Rows that
+    are not of rank one beyond those ``r`` make it an approximation: the directions are then
+    inexact, but residuals and the stopping rule always use the exact constraint map, so that
+    costs iterations, not accuracy."""
+    U, sgn, W, Ad = factors
     Uc = jnp.conj(U)
-    F = Uc @ Xj @ U.T  # a_i^H X a_k
-    Gm = Uc @ Zi @ U.T  # a_i^H Z^{-1} a_k; (a_k^H Z^{-1} a_i) = conj(Gm[i, k])
-    S = jnp.real(F * jnp.conj(Gm)) * (sgn[:, None] * sgn[None, :])  # zero on the dense rows
-    if k:
-        Ad = jnp.einsum("km,mab->kab", W.astype(Aj.dtype), Aj)  # the k dense rows
-        Qd = jnp.einsum("ab,kbc,cd->kad", Zi, Ad, Xj)  # Z^{-1} A_d X: S_di = Re tr(A_i Z^{-1} A_d X)
-        R = jnp.einsum("iab,kab->ki", Aj, jnp.swapaxes(Qd, -1, -2)).real  # (k, m)
+    Ut = jnp.swapaxes(U, -1, -2)
+    F = Uc @ Xg @ Ut  # a_i^H X a_k
+    Gm = Uc @ Zig @ Ut  # a_i^H Z^{-1} a_k; (a_k^H Z^{-1} a_i) = conj(Gm[i, k])
+    S = jnp.sum(jnp.real(F * jnp.conj(Gm)) * (sgn[:, :, None] * sgn[:, None, :]), axis=0)  # zero on dense rows
+    if W.shape[1]:
+        Qd = jnp.einsum("jab,jrbc,jcd->jrad", Zig, Ad, Xg)  # Z^{-1} A_d X: S_di = Re tr(A_i Z^{-1} A_d X)
+        R = jnp.einsum("jiab,jrba->jri", Ag, Qd).real  # (k, r, m)
+        Wt = jnp.swapaxes(W, -1, -2)
         # scatter R into rows and columns d (the d x d entries once): W^T R + R^T W - W^T (R W^T) W
-        S = S + W.T @ R + R.T @ W - W.T @ (R @ W.T) @ W
+        S = S + jnp.sum(Wt @ R + jnp.swapaxes(R, -1, -2) @ W - Wt @ (R @ Wt) @ W, axis=0)
     return S
 
 
@@ -249,37 +351,73 @@ def initial_point(A, G, Q, b, c, layout):
     return pack(tuple(Xs), s, layout, tuple(us)), pack(tuple(Zs), z, layout, tuple(ws))
 
 
+def _apply(rows, X, s, u):
+    """``M x`` from the grouped parts of ``x`` (``X`` block stacks, slack ``s``, cone stacks ``u``)."""
+    Ag, G, Qg, _ = rows
+    r = G @ s
+    for A, Xg in zip(Ag, X):
+        r = r + jnp.einsum("jiab,jab->i", jnp.conj(A), Xg).real
+    for Q, ug in zip(Qg, u):
+        r = r + jnp.einsum("jiq,jq->i", Q, ug)
+    return r
+
+
+def _adjoint(rows, y):
+    """``M^T y`` in grouped parts: block stacks ``sum_i y_i A_j[i]``, ``G^T y`` and ``Q_k^T y``."""
+    Ag, G, Qg, _ = rows
+    return (
+        tuple(jnp.einsum("i,jiab->jab", y.astype(A.dtype), A) for A in Ag),
+        G.T @ y,
+        tuple(jnp.einsum("jiq,i->jq", Q, y) for Q in Qg),
+    )
+
+
+def _mv(W, v):
+    """``W_j @ v_j`` for stacks ``(k, q, q)`` and ``(k, q)``."""
+    return jnp.einsum("jab,jb->ja", W, v)
+
+
 def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16, reg: float = 0.0,
                   low_rank: int | None = None, rows=None):
     """One predictor-corrector iteration from the interior point ``(x, z, y)``; returns the new
     ``(x, z, y)`` and the primal and dual step lengths taken. ``low_rank`` (static): ``None`` forms
     the Schur complement densely; ``k`` treats the rows of every PSD block as rank one except the
-    ``k`` farthest from it (:func:`_schur_rank_one`). ``rows``: ``split_rows(M, layout)`` when the
-    caller keeps it between iterations."""
-    A, G, Q = split_rows(M, layout) if rows is None else rows
+    ``k`` farthest from it (:func:`_schur_rank_one`). ``rows``: ``prepare_rows(*split_rows(M, layout),
+    layout, low_rank)`` when the caller keeps it between iterations."""
+    if rows is None:
+        rows = prepare_rows(*split_rows(M, layout), layout, low_rank)
+    Ag, G, Qg, factors = rows
+    pg, qg = psd_groups(layout), soc_groups(layout)
+    nblk, ncone = len(layout[0]), len(soc_sizes(layout))
     rdt = b.dtype
-    X, s, u = cone_parts(x, layout)
-    Z, zs, w = cone_parts(z, layout)
-    embeds = tuple(bool(cp) and n > embed_above for n, cp in layout[0])
-    nu = sum(n for n, _ in layout[0]) + s.shape[0] + len(u)
+    Xb, s, ub = cone_parts(x, layout)
+    Zb, zs, wb = cone_parts(z, layout)
+    X, Z, u, w = _grouped(Xb, pg), _grouped(Zb, pg), _grouped(ub, qg), _grouped(wb, qg)
+    embeds = tuple(bool(cp) and n > embed_above for (n, cp), _ in pg)
+    nu = sum(n for n, _ in layout[0]) + s.shape[0] + len(ub)
     rp = b - M @ x
-    Rd, rds, rdq = cone_parts(c - M.T @ y - z, layout)
+    Rdb, rds, rdqb = cone_parts(c - M.T @ y - z, layout)
+    Rd, rdq = _grouped(Rdb, pg), _grouped(rdqb, qg)
     mu = jnp.dot(x, z) / nu
 
-    # scalings and the Schur complement (shared by predictor and corrector)
-    Zinv = []
-    for Zj in Z:
-        Lz = jnp.linalg.cholesky(_herm(Zj))
-        Li = jax.scipy.linalg.solve_triangular(Lz, jnp.eye(Zj.shape[-1], dtype=Zj.dtype), lower=True)
-        Zinv.append(jnp.conj(Li.T) @ Li)
+    # factorisations (shared by the Schur complement, both directions and all four step lengths):
+    # the stacked [X; Z] of each PSD group by one Cholesky and one triangular inverse
+    Li, Zinv = [], []
+    for Xg, Zg in zip(X, Z):
+        k, n = Xg.shape[0], Xg.shape[-1]
+        L = jnp.linalg.cholesky(_herm(jnp.concatenate([Xg, Zg])))
+        Lig = jax.scipy.linalg.solve_triangular(L, jnp.broadcast_to(jnp.eye(n, dtype=L.dtype), L.shape), lower=True)
+        Li.append(Lig)
+        Zinv.append(_ct(Lig[k:]) @ Lig[k:])
     d = s / zs
     S = (G * d) @ G.T
-    for Aj, Xj, Zi in zip(A, X, Zinv):
-        S = S + (_schur_dense(Aj, Xj, Zi) if low_rank is None else _schur_rank_one(Aj, Xj, Zi, int(low_rank)))
-    nts = [nt_scaling(uk, wk) for uk, wk in zip(u, w)]
-    for Qk, (_, Wi, _) in zip(Q, nts):
-        QW = Qk @ Wi
-        S = S + QW @ QW.T
+    for g, (A, Xg, Zi) in enumerate(zip(Ag, X, Zinv)):
+        S = S + (_schur_dense_group(A, Xg, Zi) if low_rank is None else _schur_rank_one_group(factors[g], A, Xg, Zi))
+    nts = [jax.vmap(nt_scaling)(ug, wg) for ug, wg in zip(u, w)]
+    WW = [Wi @ Wi for _, Wi, _ in nts]  # W^{-2}
+    for Q, (_, Wi, _) in zip(Qg, nts):
+        QW = Q @ Wi
+        S = S + jnp.einsum("jia,jka->ik", QW, QW)
     S = 0.5 * (S + S.T)
     smax = jnp.max(jnp.abs(jnp.diagonal(S)))
     eye = jnp.eye(S.shape[0], dtype=rdt)
@@ -297,62 +435,60 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
     def direction(K, ks, kq):
         """Solve the Newton system for the targets ``dX = K - X dZ Z^{-1}``, ``ds = ks - d dz``,
         ``du = kq - W^{-2} dw``."""
-        rhs = rp - _apply(A, G, Q, K, ks, kq)
-        rhs = rhs + _apply(
-            A, G, Q,
-            tuple(Xj @ Rj @ Zi for Xj, Rj, Zi in zip(X, Rd, Zinv)),
-            d * rds,
-            tuple(Wi @ (Wi @ rk) for (_, Wi, _), rk in zip(nts, rdq)),
+        rhs = rp - _apply(
+            rows,
+            tuple(Kg - Xg @ Rg @ Zi for Kg, Xg, Rg, Zi in zip(K, X, Rd, Zinv)),
+            ks - d * rds,
+            tuple(kk - _mv(Wg, rk) for kk, Wg, rk in zip(kq, WW, rdq)),
         )
 
         def back(dy):
-            aZ, az, aw = _adjoint(A, G, Q, dy)
-            dZ = tuple(Rj - a for Rj, a in zip(Rd, aZ))
+            aZ, az, aw = _adjoint(rows, dy)
+            dZ = tuple(Rg - a for Rg, a in zip(Rd, aZ))
             dz = rds - az
             dw = tuple(rk - a for rk, a in zip(rdq, aw))
-            dX = tuple(_herm(Kj - Xj @ dZj @ Zi) for Kj, Xj, dZj, Zi in zip(K, X, dZ, Zinv))
+            dX = tuple(_herm(Kg - Xg @ dZg @ Zi) for Kg, Xg, dZg, Zi in zip(K, X, dZ, Zinv))
             ds = ks - d * dz
-            du = tuple(kk - Wi @ (Wi @ dwk) for kk, (_, Wi, _), dwk in zip(kq, nts, dw))
+            du = tuple(kk - _mv(Wg, dwk) for kk, Wg, dwk in zip(kq, WW, dw))
             return dX, ds, du, dy, dZ, dz, dw
 
         dy = jax.scipy.linalg.cho_solve(cf, rhs)
         dX, ds, du, *_ = back(dy)
         # one step of iterative refinement on the primal equation M dx = rp: near the optimum the
         # Schur complement is ill-conditioned and the unrefined direction drifts off M x = b
-        dy = dy + jax.scipy.linalg.cho_solve(cf, rp - _apply(A, G, Q, dX, ds, du))
+        dy = dy + jax.scipy.linalg.cho_solve(cf, rp - _apply(rows, dX, ds, du))
         return back(dy)
 
     def targets(sigma_mu, cX, cs, cq):
         """Targets of the linearised complementarity ``X Z = sigma mu I`` (minus the second-order
         terms ``cX``, ``cs``, ``cq`` of the corrector)."""
-        K = tuple(sigma_mu * Zi - Xj - cj @ Zi for Zi, Xj, cj in zip(Zinv, X, cX))
+        K = tuple(sigma_mu * Zi - Xg - cg @ Zi for Zi, Xg, cg in zip(Zinv, X, cX))
         ks = (sigma_mu - s * zs - cs) / zs
         kq = []
         for (_, Wi, lam), ck in zip(nts, cq):
-            e = jnp.zeros_like(lam).at[0].set(1.0)
-            r = _jsolve(lam, sigma_mu * e - _jprod(lam, lam) - ck)
-            kq.append(Wi @ r)
+            e = jnp.zeros_like(lam).at[:, 0].set(1.0)
+            r = jax.vmap(_jsolve)(lam, sigma_mu * e - jax.vmap(_jprod)(lam, lam) - ck)
+            kq.append(_mv(Wi, r))
         return K, ks, tuple(kq)
 
-    zero_X = tuple(jnp.zeros_like(Xj) for Xj in X)
-    zero_q = tuple(jnp.zeros_like(uk) for uk in u)
+    zero_X = tuple(jnp.zeros_like(Xg) for Xg in X)
+    zero_q = tuple(jnp.zeros_like(ug) for ug in u)
     # predictor (affine scaling)
     dXa, dsa, dua, _, dZa, dza, dwa = direction(*targets(0.0, zero_X, jnp.zeros_like(s), zero_q))
-    ap, ad = _max_steps(((X, s, u), (dXa, dsa, dua)), ((Z, zs, w), (dZa, dza, dwa)), embeds)
+    ap, ad = _max_steps(Li, embeds, ((X, s, u), (dXa, dsa, dua)), ((Z, zs, w), (dZa, dza, dwa)))
     ap, ad = jnp.minimum(1.0, ap), jnp.minimum(1.0, ad)
     mu_aff = (
-        sum(jnp.sum(jnp.real(jnp.conj(Xj + ap * a) * (Zj + ad * bz))) for Xj, a, Zj, bz in zip(X, dXa, Z, dZa))
+        sum(jnp.sum(jnp.real(jnp.conj(Xg + ap * a) * (Zg + ad * bz))) for Xg, a, Zg, bz in zip(X, dXa, Z, dZa))
         + jnp.dot(s + ap * dsa, zs + ad * dza)
-        + sum(jnp.dot(uk + ap * a, wk + ad * bw) for uk, a, wk, bw in zip(u, dua, w, dwa))
+        + sum(jnp.sum((ug + ap * a) * (wg + ad * bw)) for ug, a, wg, bw in zip(u, dua, w, dwa))
     ) / nu
     sigma = jnp.clip((mu_aff / mu) ** 3, 0.0, 1.0)
     # corrector: centring plus the second-order terms of the predictor
     cX = tuple(a @ bz for a, bz in zip(dXa, dZa))
-    cq = tuple(_jprod(W @ a, Wi @ bw) for (W, Wi, _), a, bw in zip(nts, dua, dwa))
+    cq = tuple(jax.vmap(_jprod)(_mv(W, a), _mv(Wi, bw)) for (W, Wi, _), a, bw in zip(nts, dua, dwa))
     dX, ds, du, dy, dZ, dz, dw = direction(*targets(sigma * mu, cX, dsa * dza, cq))
-    ap, ad = _max_steps(((X, s, u), (dX, ds, du)), ((Z, zs, w), (dZ, dz, dw)), embeds)
+    ap, ad = _max_steps(Li, embeds, ((X, s, u), (dX, ds, du)), ((Z, zs, w), (dZ, dz, dw)))
     ap, ad = jnp.minimum(1.0, step_fraction * ap), jnp.minimum(1.0, step_fraction * ad)
-    x_new = x + ap * pack(dX, ds, layout, du)
-    z_new = z + ad * pack(dZ, dz, layout, dw)
+    x_new = x + ap * pack(_ungrouped(dX, pg, nblk), ds, layout, _ungrouped(du, qg, ncone))
+    z_new = z + ad * pack(_ungrouped(dZ, pg, nblk), dz, layout, _ungrouped(dw, qg, ncone))
     return x_new.astype(rdt), z_new.astype(rdt), (y + ad * dy).astype(rdt), ap, ad
-

@@ -127,3 +127,72 @@ def test_infeasible_unbounded_and_envelope_gradient(instances):
     assert g[3] == pytest.approx(fd, rel=1e-4, abs=1e-6)
     with pytest.raises(ValueError, match="step_fraction"):
         IPMSDP(step_fraction=1.5)
+
+
+def test_lapack_eigenvalues_match_numpy_in_both_precisions_and_under_vmap():
+    rng = np.random.default_rng(3)
+    for cplx in (False, True):
+        B = rng.standard_normal((5, 7, 7)) + (1j * rng.standard_normal((5, 7, 7)) if cplx else 0.0)
+        H = B + np.conj(np.swapaxes(B, -1, -2))
+        ref = np.linalg.eigvalsh(H)
+        for dt, tol in ((jnp.complex128 if cplx else jnp.float64, 1e-12), (jnp.complex64 if cplx else jnp.float32, 1e-4)):
+            w = np.asarray(k.eigvalsh(jnp.asarray(H, dt)))
+            assert w.dtype == (np.float64 if tol < 1e-6 else np.float32)
+            np.testing.assert_allclose(w, ref, atol=tol * np.max(np.abs(ref)))
+            wv = np.asarray(jax.vmap(k.eigvalsh)(jnp.asarray(H, dt)))
+            np.testing.assert_allclose(wv, w, atol=tol * np.max(np.abs(ref)))
+
+
+@pytest.mark.oracle
+def test_stacked_blocks_of_equal_size_match_cvxpy():
+    # three complex 3x3 blocks (one stacked group) and a real 2x2 block
+    rng = np.random.default_rng(21)
+    data = [random_feasible(rng, ns=(3, 2, 3, 3), m=7, p=2, complex_blocks=(True, False, True, True)) for _ in range(2)]
+    sdps = stack([as_sdp(d) for d in data])
+    assert [g for g, _ in k.psd_groups(sdps.layout)] == [(3, True), (2, False)]
+    sol = jax.vmap(lambda p: solve_sdp(p, IPM))(sdps)
+    assert np.all(np.asarray(sol.result) == Status.SUCCESS)
+    for i, d in enumerate(data):
+        assert float(sol.objective[i]) == pytest.approx(cvxpy_value(d), rel=1e-6, abs=1e-7)
+        check_kkt(jax.tree_util.tree_map(lambda x: x[i], sdps), jax.tree_util.tree_map(lambda x: x[i], sol), atol=1e-8)
+
+
+def test_two_cones_of_equal_size_equal_one_cone():
+    # rho ||A(X) - b||^2 as one square-norm cone, and split in two halves as two cones of one size
+    # (one stacked group): the same optimum
+    from jaxisac.core.sdp import soc_square_epigraph
+
+    rng = np.random.default_rng(5)
+    n, m = 3, 4
+    sdp1, (A, C, bvec, rho) = _soc_ls_instance(rng, n, m, True)
+    rows = np.concatenate([A, np.eye(n)[None], np.zeros((2, n, n))]).astype(A.dtype)
+    rhs = np.concatenate([bvec, [1.0, 1.0, 1.0]])
+    dco = np.concatenate([-np.eye(m), np.zeros((3, m))])
+    Q1, q1 = soc_square_epigraph(dco[:, : m // 2], m + 1, m + 3, weight=rho)
+    Q2, q2 = soc_square_epigraph(dco[:, m // 2:], m + 2, m + 3, weight=rho)
+    sdp2 = SDP(C=(jnp.asarray(C),), A=(jnp.asarray(rows),), b=jnp.asarray(rhs), Q=(Q1, Q2), q=(q1, q2))
+    assert k.soc_groups(sdp2.layout) == ((2 + m // 2, (0, 1)),)
+    s1, s2 = solve_sdp(sdp1, IPM), solve_sdp(sdp2, IPM)
+    assert int(s1.result) == Status.SUCCESS and int(s2.result) == Status.SUCCESS
+    assert float(s2.objective) == pytest.approx(float(s1.objective), rel=1e-7, abs=1e-9)
+    np.testing.assert_allclose(np.asarray(s2.value.X[0]), np.asarray(s1.value.X[0]), atol=1e-4)  # X is flat here
+
+
+def test_low_rank_schur_on_stacked_blocks_follows_the_dense_iterates():
+    # two complex blocks of one size with rank-one rows (plus the dense trace row): the rank-one Schur
+    # complement is exact, so low_rank=1 takes the dense path's iterations and reaches its optimum
+    rng = np.random.default_rng(7)
+    n, T = 5, 14
+    a1 = rng.standard_normal((T, n)) + 1j * rng.standard_normal((T, n))
+    a2 = rng.standard_normal((T, n)) + 1j * rng.standard_normal((T, n))
+    x1, x2 = rng.standard_normal(n) + 1j * rng.standard_normal(n), rng.standard_normal(n) + 1j * rng.standard_normal(n)
+    A1 = np.concatenate([np.einsum("ik,il->ikl", a1, a1.conj()), np.eye(n)[None]])
+    A2 = np.concatenate([np.einsum("ik,il->ikl", a2, a2.conj()), np.eye(n)[None]])
+    X1, X2 = np.outer(x1, x1.conj()) + 0.1 * np.eye(n), np.outer(x2, x2.conj()) + 0.1 * np.eye(n)  # strictly feasible
+    b = np.real(np.einsum("ikl,kl->i", A1.conj(), X1) + np.einsum("ikl,kl->i", A2.conj(), X2))
+    eye = jnp.eye(n, dtype=jnp.complex128)
+    sdp = SDP(C=(eye, 2.0 * eye), A=(jnp.asarray(A1), jnp.asarray(A2)), b=jnp.asarray(b))
+    dense, lr = solve_sdp(sdp, IPMSDP()), solve_sdp(sdp, IPMSDP(low_rank=1))
+    assert int(dense.result) == Status.SUCCESS and int(lr.result) == Status.SUCCESS
+    assert int(lr.stats["iterations"]) == int(dense.stats["iterations"])
+    assert float(lr.objective) == pytest.approx(float(dense.objective), rel=1e-8)
