@@ -16,6 +16,10 @@ In ONE run on the same machine:
   inner product; it then stops after a few iterations far from a stationary point (reported). We also
   run it with those two methods fixed (``FixedUnitaryGroup`` below), which is what we compare to;
 * a NumPy loop: the same geodesic CG as jaxisac (eigh exponential, true-slope Armijo, PR), per instance;
+* Riemannian L-BFGS (``bdris.RiemannianLBFGS``: ONE objective-and-gradient evaluation per iteration,
+  memory in the Lie algebra, Cayley retraction), with the nuclear norm's closed-form gradient from a
+  LAPACK SVD (``lbfgs/cayley``) or from the unrolled LAPACK-free Jacobi SVD (``lbfgs/cayley/jacobi``),
+  by ``lax.map`` and by ``solve_refill`` (``--lbfgs-refill-widths``);
 * ``jaxisac.core.solve_refill`` with the paper's geodesic CG: ``width`` slots stepped together, each
   finished instance handing its slot to the next one (``--refill-widths``), so the batch costs about
   sum(steps) / width iterations instead of max(steps); printed beside ``vmap`` with their ratio.
@@ -203,6 +207,8 @@ def main(argv=None):
     ap.add_argument("--numpy", type=int, default=8, help="instances run through the NumPy loop")
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats (best of, interleaved)")
     ap.add_argument("--refill-widths", default="16,64,128", help="comma-separated slot counts for solve_refill")
+    ap.add_argument("--lbfgs-refill-widths", default="16,64", help="slot counts for solve_refill with the L-BFGS configurations")
+    ap.add_argument("--float32-width", type=int, default=16, help="refill width of the float32 run (0: skip)")
     ap.add_argument("--out", default="results/bdris")
     args = ap.parse_args(argv)
     if args.quick:
@@ -217,21 +223,29 @@ def main(argv=None):
     # two solver configurations: the paper's geodesic CG (eigh exponential, Abrudan's doubling/halving
     # Armijo search; the library default) and a cheaper one (Cayley retraction through an unrolled
     # LAPACK-free 4x4 elimination, backtracking line search). Same stopping rule, same true-slope test.
+    # Riemannian L-BFGS (one objective-and-gradient evaluation per iteration, Cayley retraction) with
+    # the nuclear norm's closed-form gradient from a LAPACK SVD ("nuclear") or from the unrolled
+    # LAPACK-free Jacobi SVD ("nuclear_jacobi")
+    lbfgs = bdris.RiemannianLBFGS(gtol=0.0, atol=atol, max_steps=max_steps)
     configs = {
         "exp/double-halve": ("exp", bdris.RiemannianCG(gtol=0.0, atol=atol, max_steps=max_steps)),
         "cayley/backtrack": ("cayley", bdris.RiemannianCG(gtol=0.0, atol=atol, max_steps=max_steps, line_search="backtrack")),
+        "lbfgs/cayley": ("cayley", lbfgs),
+        "lbfgs/cayley/jacobi": ("cayley", lbfgs, "nuclear_jacobi"),
     }
 
-    def make_one(retraction, solver):
+    def make_one(retraction, solver, objective="nuclear"):
         def one(c):
-            prob = bdris.shaping_problem(c, group_size=args.group, objective="nuclear", retraction=retraction)
+            prob = bdris.shaping_problem(c, group_size=args.group, objective=objective, retraction=retraction)
             return jaxisac.solve(prob, solver, throw=False)
 
         return one
 
     strategies = {}
-    for cname, (retr, solver) in configs.items():
-        one = make_one(retr, solver)
+    for cname, (retr, solver, *obj) in configs.items():
+        if obj:  # the unrolled Jacobi SVD compiles slowly per instance (lax.map) and pays only batched
+            continue
+        one = make_one(retr, solver, *obj)
         # lax.map: one compiled loop over the instances, no lane divergence (the better choice on CPU)
         strategies[f"lax.map {cname}"] = jax.jit(lambda ch, one=one: jax.lax.map(one, ch))
     # vmap: one SIMD program; every lane runs until the slowest finishes (line searches included)
@@ -242,6 +256,13 @@ def main(argv=None):
         strategies[f"refill w={w} exp/double-halve"] = jax.jit(lambda ch, w=w: jaxisac.core.solve_refill(
             jax.vmap(lambda c: bdris.shaping_problem(c, group_size=args.group, objective="nuclear", retraction="exp"))(ch),
             configs["exp/double-halve"][1], width=w))
+    lbfgs_widths = [int(w) for w in args.lbfgs_refill_widths.split(",") if w.strip()]
+    for cname in ("lbfgs/cayley", "lbfgs/cayley/jacobi"):
+        retr, solver, *obj = configs[cname]
+        for w in lbfgs_widths:
+            strategies[f"refill w={w} {cname}"] = jax.jit(lambda ch, w=w, retr=retr, solver=solver, obj=obj: jaxisac.core.solve_refill(
+                jax.vmap(lambda c: bdris.shaping_problem(c, group_size=args.group, objective=(obj or ["nuclear"])[0], retraction=retr))(ch),
+                solver, width=w))
     timings = {}
     for name, fn in strategies.items():
         t0 = time.perf_counter()
@@ -260,6 +281,10 @@ def main(argv=None):
     np.testing.assert_allclose(np.asarray(timings["vmap exp/double-halve"]["sol"].objective),
                                np.asarray(timings["lax.map exp/double-halve"]["sol"].objective), rtol=1e-8)  # same path up to round-off
     vm = timings["vmap exp/double-halve"]
+    for name, t in timings.items():  # the L-BFGS refills follow their lax.map trajectories
+        if name.startswith("refill") and "lbfgs" in name:
+            ref = timings["lax.map lbfgs/cayley"]["sol"]
+            np.testing.assert_allclose(np.asarray(t["sol"].objective), np.asarray(ref.objective), rtol=1e-8 if "jacobi" not in name else 1e-6)
     refill = {}
     for w in refill_widths:
         t = timings[f"refill w={w} exp/double-halve"]
@@ -319,15 +344,39 @@ def main(argv=None):
         paper_table1_ms=dict(value=PAPER_TABLE1_MS.get(args.ns), machine="MATLAB R2023a, AMD Ryzen 7 5800U (v5 Table I, L = 16)"),
         note="CPU timings taken on 2 cores shared with other jobs (see load averages).",
     )
+    # float32 / complex64 (reported apart; the headline above is float64): the L-BFGS refill, stopped at
+    # a float32-reachable gradient norm, objectives compared with the float64 run of the same channels
+    if args.float32_width > 0:
+        c32 = jax.tree_util.tree_map(lambda a: a.astype(jnp.complex64), chans)
+        s32 = eqx.tree_at(lambda s: s.atol, lbfgs, 1e-4)
+        for obj in ("nuclear", "nuclear_jacobi"):
+            f32 = jax.jit(lambda ch, obj=obj: jaxisac.core.solve_refill(
+                jax.vmap(lambda c: bdris.shaping_problem(c, group_size=args.group, objective=obj, retraction="cayley"))(ch),
+                s32, width=args.float32_width))
+            r32 = jax.block_until_ready(f32(c32))
+            dt = float("inf")
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                jax.block_until_ready(f32(c32))
+                dt = min(dt, time.perf_counter() - t0)
+            ref = np.asarray(timings["lax.map lbfgs/cayley"]["sol"].objective)
+            rel32 = (np.asarray(r32.objective, np.float64) - ref) / np.abs(ref)
+            result.setdefault("float32", {})[obj] = dict(
+                width=args.float32_width, atol=1e-4, per_instance_ms=1e3 * dt / args.batch,
+                pymanopt_over_this=per_pm / (dt / args.batch), mean_steps=float(np.mean(np.asarray(r32.stats["steps"]))),
+                min_relative_difference_vs_float64=float(rel32.min()), median_relative_difference_vs_float64=float(np.median(rel32)),
+                success=int(np.sum(np.asarray(r32.success))))
     # the paper's Table I set-up: L = 16, relative objective change 1e-4 as the stopping rule
     table1 = {}
     for ns in ([16, 64] if args.quick else [16, 64, 256]):
         ch = make_batch(jax.random.key(11), min(args.batch, 64 if ns == 256 else args.batch), ns)
         row = dict(paper_ms=PAPER_TABLE1_MS[ns], paper_iterations={16: 6.49, 64: 9.00, 256: 12.98}[ns])
-        for cname, (retr, base) in configs.items():
+        for cname, (retr, base, *obj) in configs.items():
+            if obj:
+                continue
             s1 = eqx.tree_at(lambda s: (s.atol, s.rtol), base, (0.0, 1e-4))
-            f1 = jax.jit(lambda c, s1=s1, retr=retr: jax.lax.map(
-                lambda x: jaxisac.solve(bdris.shaping_problem(x, group_size=16, objective="nuclear", retraction=retr), s1, throw=False), c))
+            f1 = jax.jit(lambda c, s1=s1, retr=retr, obj=(obj or ["nuclear"])[0]: jax.lax.map(
+                lambda x: jaxisac.solve(bdris.shaping_problem(x, group_size=16, objective=obj, retraction=retr), s1, throw=False), c))
             r1 = jax.block_until_ready(f1(ch))
             dt = float("inf")
             for _ in range(args.repeats):
@@ -353,7 +402,11 @@ def main(argv=None):
     (out_dir / "bench_bdris.json").write_text(json.dumps(result, indent=2))
     print(f"N_S={args.ns} L={args.group} batch={args.batch}  (load average {load_before[0]:.1f})")
     for k, v in timings.items():
-        print(f"  jaxisac ({k:24s}): compile {v['compile_s']:.1f} s, {1e3 * v['batch_s'] / args.batch:.3f} ms/instance")
+        st, ev = np.asarray(v["sol"].stats["steps"]), np.asarray(v["sol"].stats["evaluations"])
+        rel_k = float(np.min((np.asarray(v["sol"].objective)[idx] - pm_obj) / np.abs(pm_obj)))
+        print(f"  jaxisac ({k:24s}): compile {v['compile_s']:.1f} s, {1e3 * v['batch_s'] / args.batch:.3f} ms/instance,"
+              f" pymanopt/this {per_pm / (v['batch_s'] / args.batch):.1f}x, {st.mean():.1f} steps (max {st.max()}),"
+              f" {ev.sum() / max(st.sum(), 1):.2f} evaluations/step, min rel. objective diff vs pymanopt {rel_k:.1e}")
     print(f"  jaxisac  : best = {best}, {1e3 * per_jax:.3f} ms/instance, mean objective {jx_obj.mean():.6f}")
     print(f"  pymanopt : {1e3 * per_pm:.2f} ms/instance (fixed U(n)), mean objective {pm_obj.mean():.6f} on {len(idx)}")
     print(f"  stock pymanopt: " + "; ".join(f"obj {r['objective']:.4f}, {r['iterations']} it, |g| {r['grad_norm']:.2g}" for r in pm["stock"]))
@@ -364,8 +417,12 @@ def main(argv=None):
               f" refill/lax.map = {r['over_lax_map']:.3f}, pymanopt/refill = {per_pm / (1e-3 * r['per_instance_ms']):.1f}x")
     print(f"  speed-up : {per_pm / per_jax:.1f}x vs pymanopt, {per_np / per_jax:.1f}x vs numpy loop;"
           f" objectives vs pymanopt: min rel diff {rel.min():.2e}")
+    for obj, r in result.get("float32", {}).items():
+        print(f"  float32 (complex64, atol 1e-4, refill w={r['width']} lbfgs/cayley, {obj}): {r['per_instance_ms']:.3f} ms/instance,"
+              f" pymanopt/this {r['pymanopt_over_this']:.1f}x, {r['mean_steps']:.1f} steps, objective vs float64:"
+              f" min rel diff {r['min_relative_difference_vs_float64']:.1e}, median {r['median_relative_difference_vs_float64']:.1e}")
     for ns, t in table1.items():
-        ours = "; ".join(f"{c} {t[c]['ms_per_instance']:.2f} ms, {t[c]['mean_iterations']:.2f} it" for c in configs)
+        ours = "; ".join(f"{c} {t[c]['ms_per_instance']:.2f} ms, {t[c]['mean_iterations']:.2f} it" for c in configs if c in t)
         print(f"  Table I set-up (L=16, rtol 1e-4), N_S={ns}: jaxisac {ours};"
               f" paper (MATLAB, Ryzen 7 5800U) {t['paper_ms']} ms, {t['paper_iterations']} it")
     return result

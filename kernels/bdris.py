@@ -18,6 +18,12 @@ __all__ = [
     "power_mm_parallel",
     "power_mm_sequential",
     "waterfill_levels",
+    "polar_small",
+    "nuclear_norm_small",
+    "cascade_fast",
+    "pinch",
+    "nuclear_value_and_egrad",
+    "nuclear_value_and_egrad_svd",
 ]
 
 
@@ -99,3 +105,137 @@ def waterfill_levels(gains: jax.Array, power: jax.Array) -> jax.Array:
     level = jnp.where(kstar >= 0, mu[jnp.maximum(kstar, 0)], 0.0)
     p_sorted = jnp.where(pos, jnp.maximum(level - inv, 0.0), 0.0)
     return jnp.zeros_like(p_sorted).at[order].set(p_sorted)
+
+
+# ------------------------------------------------------------------ LAPACK-free small polar factor
+def _jacobi_sweeps(dtype) -> int:
+    # one-sided Jacobi converges quadratically; on 4x4 complex matrices 5 cyclic sweeps reach the
+    # float64 round-off floor (float32: 4; one more of each for margin), checked against LAPACK in tests/bdris/test_fast.py
+    return 6 if jnp.finfo(dtype).bits > 32 else 5
+
+
+def polar_small(H: jax.Array, sweeps: int | None = None) -> tuple[jax.Array, jax.Array]:
+    """Singular values (unsorted) and unitary polar factor ``Q = U V^H`` of a small ``(m, n)`` matrix.
+
+    One-sided (Hestenes) Jacobi on the columns of ``H`` (of ``H^H`` when ``m < n``), unrolled over
+    a fixed number of cyclic sweeps: only elementwise operations, which XLA fuses and vectorises over
+    batch axes (no LAPACK call per matrix, the same rounding batched or not). A zero singular value
+    contributes nothing to ``Q`` (``Q`` is then a partial isometry; LAPACK's ``U V^H`` would add an
+    arbitrary pair of null vectors). Meant for ``min(m, n) <= 8``.
+
+    Returns ``(s, Q)``: ``s`` ``(min(m, n),)`` real, ``Q`` ``(m, n)``.
+    """
+    m, n = H.shape[-2:]
+    if m < n:
+        s, q = polar_small(_ct(H), sweeps)
+        return s, _ct(q)
+    rdt = jnp.finfo(H.dtype).dtype
+    sweeps = _jacobi_sweeps(rdt) if sweeps is None else int(sweeps)
+    cols = [H[..., :, j] for j in range(n)]
+    eye = jnp.eye(n, dtype=H.dtype)
+    vcols = [jnp.broadcast_to(eye[:, j], H.shape[:-2] + (n,)) for j in range(n)]
+    tiny = jnp.finfo(rdt).tiny
+
+    def dot(a, b):  # explicit left-to-right sums (no reduce op: same rounding under vmap)
+        out = jnp.conj(a[..., 0]) * b[..., 0]
+        for i in range(1, a.shape[-1]):
+            out = out + jnp.conj(a[..., i]) * b[..., i]
+        return out
+
+    def sq(a):
+        out = jnp.real(a[..., 0]) ** 2 + jnp.imag(a[..., 0]) ** 2
+        for i in range(1, a.shape[-1]):
+            out = out + jnp.real(a[..., i]) ** 2 + jnp.imag(a[..., i]) ** 2
+        return out
+
+    for _ in range(sweeps):
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                a, b = cols[p], cols[q]
+                alpha, beta, gam = sq(a), sq(b), dot(a, b)
+                ag = jnp.abs(gam)
+                safe = ag > tiny * jnp.maximum(alpha, beta) + tiny
+                ag_s = jnp.where(safe, ag, 1.0)
+                zeta = (beta - alpha) / (2 * ag_s)
+                t = jnp.where(zeta >= 0, 1.0, -1.0) / (jnp.abs(zeta) + jnp.sqrt(1.0 + zeta * zeta))
+                t = jnp.where(safe, t, 0.0)
+                c = 1.0 / jnp.sqrt(1.0 + t * t)
+                s = c * t
+                e = jnp.where(safe, jnp.conj(gam) / ag_s, 1.0).astype(H.dtype)  # exp(-j phi)
+                c_, s_ = c[..., None].astype(H.dtype), s[..., None].astype(H.dtype)
+                e_ = e[..., None]
+                cols[p], cols[q] = c_ * a - s_ * (e_ * b), s_ * a + c_ * (e_ * b)
+                va, vb = vcols[p], vcols[q]
+                vcols[p], vcols[q] = c_ * va - s_ * (e_ * vb), s_ * va + c_ * (e_ * vb)
+    sig = [jnp.sqrt(sq(a)) for a in cols]
+    # Q = sum_j (a_j / s_j) v_j^H, zero singular values left out
+    Q = None
+    for a, v, sj in zip(cols, vcols, sig):
+        inv = jnp.where(sj > 0, 1.0 / jnp.where(sj > 0, sj, 1.0), 0.0)
+        term = (a * inv[..., None].astype(H.dtype))[..., :, None] * jnp.conj(v)[..., None, :]
+        Q = term if Q is None else Q + term
+    return jnp.stack(sig, -1), Q
+
+
+@jax.custom_jvp
+def nuclear_norm_small(H: jax.Array) -> jax.Array:
+    """``sum_n sigma_n(H)`` by :func:`polar_small` (LAPACK-free; derivative ``Re tr(Q^H dH)``)."""
+    s, _ = polar_small(H)
+    out = s[..., 0]
+    for i in range(1, s.shape[-1]):
+        out = out + s[..., i]
+    return out
+
+
+@nuclear_norm_small.defjvp
+def _nuclear_norm_small_jvp(primals, tangents):
+    (H,), (dH,) = primals, tangents
+    s, Q = polar_small(H)
+    val = s[..., 0]
+    for i in range(1, s.shape[-1]):
+        val = val + s[..., i]
+    prod = jnp.real(jnp.conj(Q) * dH)
+    return val, jnp.sum(prod, axis=(-2, -1))
+
+
+def _bmm(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Batched product of small blocks as unrolled multiply-and-adds (XLA CPU runs a batched ``dot``
+    of tiny matrices as one small GEMM per matrix; these fuse and vectorise over the batch)."""
+    out = a[..., :, 0, None] * b[..., None, 0, :]
+    for i in range(1, a.shape[-1]):
+        out = out + a[..., :, i, None] * b[..., None, i, :]
+    return out
+
+
+def cascade_fast(theta: jax.Array, H_D: jax.Array, H_B: jax.Array, H_F: jax.Array) -> jax.Array:
+    """:func:`cascade` as one block-batched product and one ``(N_R, N_S) x (N_S, N_T)`` GEMM."""
+    G, L, _ = theta.shape
+    t = _bmm(theta, split_forward(H_F, G))  # (G, L, N_T)
+    return H_D + H_B @ t.reshape(G * L, -1)
+
+
+def pinch(mid: jax.Array, H_B: jax.Array, H_F: jax.Array, n_groups: int) -> jax.Array:
+    """``H_B,g^H mid H_F,g^H`` for every group ``(G, L, L)`` (the Euclidean gradient's blocks)."""
+    n_r, n_s = H_B.shape
+    L = n_s // n_groups
+    left = (_ct(H_B) @ mid).reshape(n_groups, L, -1)  # (G, L, N_T): one GEMM
+    return _bmm(left, _ct(split_forward(H_F, n_groups)))
+
+
+def nuclear_value_and_egrad_svd(theta, H_D, H_B, H_F):
+    """``(||H||_*, nabla_E)`` by one LAPACK SVD of the small channel (no autodiff): the same formula
+    (26) as the ``custom_jvp`` of :func:`jaxisac.bdris.nuclear_norm`, ``nabla_E,g = H_B,g^H U V^H H_F,g^H``."""
+    H = cascade_fast(theta, H_D, H_B, H_F)
+    u, s, vh = jnp.linalg.svd(H, full_matrices=False)
+    return jnp.sum(s), pinch(u @ vh, H_B, H_F, theta.shape[0])
+
+
+def nuclear_value_and_egrad(theta, H_D, H_B, H_F):
+    """``(||H||_*, nabla_E)`` at ``theta`` with the LAPACK-free :func:`polar_small` (no autodiff):
+    ``nabla_E,g = H_B,g^H Q H_F,g^H``, ``Q`` the polar factor of ``H = H_D + H_B Theta H_F``."""
+    H = cascade_fast(theta, H_D, H_B, H_F)
+    s, Q = polar_small(H)
+    val = s[..., 0]
+    for i in range(1, s.shape[-1]):
+        val = val + s[..., i]
+    return val, pinch(Q, H_B, H_F, theta.shape[0])

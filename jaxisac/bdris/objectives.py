@@ -22,6 +22,7 @@ __all__ = [
     "power_gain",
     "weighted_singular_values",
     "nuclear_norm",
+    "nuclear_norm_jacobi",
     "rate_objective",
     "OBJECTIVES",
     "power_gain_egrad",
@@ -70,14 +71,25 @@ def nuclear_norm(H: jax.Array, params: Any = None) -> jax.Array:
     return _weighted_sv(H, jnp.ones(min(H.shape), jnp.real(H).dtype))
 
 
+def nuclear_norm_jacobi(H: jax.Array, params: Any = None) -> jax.Array:
+    """``sum_n sigma_n(H)`` by an unrolled one-sided Jacobi SVD (:func:`jaxisac.kernels.bdris.polar_small`):
+    no LAPACK call, fused and vectorised over a batch; for small channels (``min(N_R, N_T) <= 8``).
+    The derivative is ``Re tr(Q^H dH)`` with the polar factor ``Q`` (a zero singular value adds
+    nothing to ``Q``, where the SVD form :func:`nuclear_norm` adds an arbitrary null pair)."""
+    del params
+    return kb.nuclear_norm_small(H)
+
+
 OBJECTIVES = {
     "power": power_gain,
     "pareto": weighted_singular_values,
     "nuclear": nuclear_norm,
+    "nuclear_jacobi": nuclear_norm_jacobi,
     "rate": rate_objective,
 }
 """Named objectives accepted by :class:`~jaxisac.bdris.ChannelShaping` (``params`` in brackets):
-``"power"``, ``"pareto"`` (weights), ``"nuclear"``, ``"rate"`` ((Q, noise))."""
+``"power"``, ``"pareto"`` (weights), ``"nuclear"``, ``"nuclear_jacobi"`` (the same, LAPACK-free for small
+channels), ``"rate"`` ((Q, noise))."""
 
 
 # ------------------------------------------------------------ closed-form Euclidean gradients (§4.1)

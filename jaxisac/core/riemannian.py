@@ -72,7 +72,7 @@ from .manifolds.base import AbstractManifold
 from .solution import Solution, Status
 from .solve import AbstractSolver, stop_gradient_tree, tree_where
 
-__all__ = ["AbstractManifoldProblem", "RiemannianAscent", "RiemannianCG", "RiemannianState"]
+__all__ = ["AbstractManifoldProblem", "RiemannianAscent", "RiemannianCG", "RiemannianLBFGS", "RiemannianState"]
 
 _ADJOINTS = ("envelope", "unrolled")
 _BETAS = ("PR", "PR+", "FR")
@@ -102,6 +102,11 @@ class AbstractManifoldProblem(eqx.Module):
     @abc.abstractmethod
     def initial_point(self) -> Any:
         """Default starting point (a point of ``manifold``)."""
+
+    def value_and_ascent_grad(self, x: Any) -> tuple[jax.Array, Any]:
+        """``(objective(x), ascent_grad(objective)(x))``. Default: automatic differentiation;
+        a problem may override it with a closed form (it must return the same value and direction)."""
+        return value_and_ascent_grad(self.objective)(x)
 
 
 class RiemannianState(eqx.Module):
@@ -185,7 +190,7 @@ class _AbstractRiemannian(AbstractSolver):
         prob = self._inner_problem(problem)
         man = prob.manifold
         x0 = prob.initial_point() if init is None else init
-        f0, eg = value_and_ascent_grad(prob.objective)(x0)
+        f0, eg = prob.value_and_ascent_grad(x0)
         rdt = _real_dtype(x0)
         f0 = jnp.asarray(f0, rdt)
         g0 = man.egrad_to_rgrad(x0, eg)
@@ -253,7 +258,7 @@ class _AbstractRiemannian(AbstractSolver):
         if not paper:  # the paper's code accepts the last trial even when it decreases f
             ok = ok & (f_ls > s.f)
         x1 = tree_where(ok, x_ls, x)
-        _, eg = value_and_ascent_grad(prob.objective)(x1)
+        _, eg = prob.value_and_ascent_grad(x1)
         # the accepted value is the line search's: the value recomputed with the gradient can differ in
         # the last bit (other fusion), and the test f_ls > f is what makes the sequence monotone
         f1 = jnp.where(ok, f_ls, s.f)
@@ -404,3 +409,206 @@ class RiemannianCG(_AbstractRiemannian):
 
     def _conjugate(self) -> bool:
         return True
+
+
+
+# ----------------------------------------------------------------------------- L-BFGS
+class LBFGSState(eqx.Module):
+    """Loop state of :class:`RiemannianLBFGS` (every field batches under ``vmap``)."""
+
+    x: Any
+    f: jax.Array
+    f_prev: jax.Array
+    grad: Any
+    direction: Any
+    slope: jax.Array
+    t: jax.Array  # trial step along ``direction`` (in units of the direction)
+    fresh: jax.Array  # a new point: the next step computes a new direction
+    S: Any  # memory (leading axis m, newest first), in transport-free coordinates
+    Y: Any
+    rho: jax.Array
+    count: jax.Array  # number of valid pairs
+    gamma: jax.Array
+    fails: jax.Array  # consecutive rejected trials
+    grad_norm: jax.Array
+    grad_norm0: jax.Array
+    k: jax.Array
+    stalled: jax.Array
+    evals: jax.Array
+    trace: jax.Array | None
+
+
+def _coords(man, x, v):
+    """Coordinates in which the vector transport is the identity (the Lie algebra for the unitary
+    groups, whose transport is right translation); otherwise the ambient vector itself."""
+    return man.generator(x, v) if hasattr(man, "from_generator") else v
+
+
+def _uncoords(man, x, w):
+    return man.from_generator(x, w) if hasattr(man, "from_generator") else w
+
+
+class RiemannianLBFGS(_AbstractRiemannian):
+    """Riemannian limited-memory BFGS with ONE objective-and-gradient evaluation per iteration.
+
+    Every iteration evaluates the objective and its gradient at one trial point ``R_x(t d)`` of the
+    L-BFGS direction ``d`` (two-loop recursion over the last ``memory`` pairs, initial scaling
+    ``<s, y> / <y, y>``). The trial is accepted when it passes the Armijo test
+    ``f(x+) - f(x) >= c t <grad, d>`` with ``f(x+) > f(x)`` (monotone); the full step ``t = 1`` is
+    tried first (at the first iteration and after a reset: a move of ``init_step``). A rejected trial
+    costs one iteration: the next one tries a shorter step (quadratic interpolation, clamped to
+    ``[0.1, 0.5]`` of the last) along the same direction. The gradient of an accepted trial is the one
+    already computed, so a batch under ``vmap`` does identical work in every lane and iteration (no
+    inner line-search loop). ``max_halvings`` consecutive rejections reset the memory (steepest
+    ascent); along steepest ascent they stop the solver (``stats["stalled"]``). Pairs with
+    ``<s, y> <= 0`` are not stored.
+
+    Vector transport: on :class:`~jaxisac.core.manifolds.UnitaryGroup` /
+    :class:`~jaxisac.core.manifolds.BlockUnitary` the memory is kept in the Lie algebra (the right
+    translation transport is then the identity, no work per pair); on other manifolds every stored
+    pair is transported with ``manifold.transport`` at each accepted step.
+
+    ``steps`` counts iterations (= objective evaluations after the initial one); stopping rules,
+    arguments ``max_steps, gtol, atol, rtol, init_step, armijo, trace, adjoint`` and outputs as
+    :class:`RiemannianAscent` (``armijo_rule="true"`` only). ``memory`` (default 6) is the number of
+    stored pairs.
+    """
+
+    max_steps: int = 1000
+    gtol: float = 1e-8
+    atol: float = 0.0
+    rtol: float = 0.0
+    init_step: float = 1.0
+    armijo: float = 1e-4
+    memory: int = eqx.field(static=True, default=6)
+    max_doublings: int = eqx.field(static=True, default=0)
+    max_halvings: int = eqx.field(static=True, default=30)
+    trace: bool = eqx.field(static=True, default=False)
+    adjoint: str = eqx.field(static=True, default="envelope")
+    armijo_rule: str = eqx.field(static=True, default="true")
+    line_search: str = eqx.field(static=True, default="backtrack")
+
+    def __check_init__(self):
+        self._check()
+        if self.armijo_rule != "true":
+            raise ValueError(f"armijo_rule: RiemannianLBFGS supports only 'true', got {self.armijo_rule!r}")
+        if int(self.memory) < 1:
+            raise ValueError(f"memory: expected a positive integer, got {self.memory}")
+        if int(self.max_halvings) < 1:
+            raise ValueError(f"max_halvings: expected a positive integer, got {self.max_halvings}")
+
+    def init(self, problem, init):
+        if not isinstance(problem, AbstractManifoldProblem):
+            raise ValueError(
+                f"problem: expected an AbstractManifoldProblem, got {type(problem).__name__}"
+            )
+        prob = self._inner_problem(problem)
+        man = prob.manifold
+        x0 = prob.initial_point() if init is None else init
+        f0, eg = prob.value_and_ascent_grad(x0)
+        rdt = _real_dtype(x0)
+        f0 = jnp.asarray(f0, rdt)
+        g0 = man.egrad_to_rgrad(x0, eg)
+        gn = jnp.asarray(man.norm(x0, g0), rdt)
+        c0 = _coords(man, x0, g0)
+        m = int(self.memory)
+        mem = jax.tree_util.tree_map(lambda a: jnp.zeros((m,) + a.shape, a.dtype), c0)
+        trace = None
+        if self.trace:
+            trace = jnp.zeros((int(self.max_steps) + 1,), rdt).at[0].set(f0)
+        return LBFGSState(
+            x=x0, f=f0, f_prev=f0, grad=g0, direction=g0, slope=gn * gn, t=jnp.ones((), rdt),
+            fresh=jnp.asarray(True), S=mem, Y=mem, rho=jnp.zeros((m,), rdt), count=jnp.zeros((), jnp.int32),
+            gamma=jnp.ones((), rdt), fails=jnp.zeros((), jnp.int32), grad_norm=gn, grad_norm0=gn,
+            k=jnp.zeros((), jnp.int32), stalled=jnp.asarray(False), evals=jnp.ones((), jnp.int32), trace=trace,
+        )
+
+    def _two_loop(self, man, s: LBFGSState, q):
+        m = int(self.memory)
+        rdt = s.rho.dtype
+        alphas = []
+        for i in range(m):  # newest first
+            si = jax.tree_util.tree_map(lambda a: a[i], s.S)
+            yi = jax.tree_util.tree_map(lambda a: a[i], s.Y)
+            a = jnp.where(i < s.count, s.rho[i] * jnp.asarray(man.inner(s.x, si, q), rdt), 0.0)
+            alphas.append(a)
+            q = _sub(q, _scale(a, yi))
+        r = _scale(s.gamma, q)
+        for i in reversed(range(m)):
+            si = jax.tree_util.tree_map(lambda a: a[i], s.S)
+            yi = jax.tree_util.tree_map(lambda a: a[i], s.Y)
+            b = jnp.where(i < s.count, s.rho[i] * jnp.asarray(man.inner(s.x, yi, r), rdt), 0.0)
+            r = _add(r, _scale(alphas[i] - b, si))
+        return r
+
+    def step(self, problem, s: LBFGSState) -> LBFGSState:
+        prob = self._inner_problem(problem)
+        man = prob.manifold
+        x, g = s.x, s.grad
+        rdt = _real_dtype(x)
+        tiny = jnp.finfo(rdt).tiny
+        eps = jnp.finfo(rdt).eps
+        gg = s.grad_norm * s.grad_norm
+        # a new direction at a new point (else retry the stored one with the stored, shorter step)
+        d_new = _uncoords(man, x, self._two_loop(man, s, _coords(man, x, g)))
+        slope_new = jnp.asarray(man.inner(x, g, d_new), rdt)
+        steep = (s.count == 0) | ~(slope_new > 0) | ~jnp.isfinite(slope_new)
+        d_new = tree_where(steep, g, d_new)
+        slope_new = jnp.where(steep, gg, slope_new)
+        t_new = jnp.where(steep, self.init_step / jnp.maximum(s.grad_norm, tiny), 1.0).astype(rdt)
+        d = tree_where(s.fresh, d_new, s.direction)
+        slope = jnp.where(s.fresh, slope_new, s.slope)
+        t = jnp.where(s.fresh, t_new, s.t)
+        count = jnp.where(s.fresh & steep, 0, s.count)
+        x_t = man.curve(x, d)(t)
+        f_t, eg = prob.value_and_ascent_grad(x_t)
+        f_t = jnp.asarray(f_t, rdt)
+        g_t = man.egrad_to_rgrad(x_t, eg)
+        ok = jnp.isfinite(f_t) & (f_t - s.f >= self.armijo * t * slope) & (f_t > s.f) & (slope > 0)
+        # memory update (accepted trials): s = T(t d), y = T(g) - g+ (the ascent sign)
+        if hasattr(man, "from_generator"):
+            s_new = _scale(t, man.generator(x, d))
+            y_new = _sub(man.generator(x, g), man.generator(x_t, g_t))
+            S_old, Y_old = s.S, s.Y
+        else:
+            s_new = _scale(t, man.transport(x, x_t, d))
+            y_new = _sub(man.transport(x, x_t, g), g_t)
+            tr = jax.vmap(lambda v: man.transport(x, x_t, v))
+            S_old, Y_old = tr(s.S), tr(s.Y)
+        sy = jnp.asarray(man.inner(x_t, s_new, y_new), rdt)
+        yy = jnp.asarray(man.inner(x_t, y_new, y_new), rdt)
+        ss = jnp.asarray(man.inner(x_t, s_new, s_new), rdt)
+        store = ok & (sy > eps * jnp.sqrt(ss * yy)) & jnp.isfinite(sy)
+
+        def push(mem, new):
+            return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([b[None], a[:-1]], 0), mem, new)
+
+        S1 = tree_where(store, push(S_old, s_new), s.S)
+        Y1 = tree_where(store, push(Y_old, y_new), s.Y)
+        rho1 = jnp.where(store, jnp.concatenate([(1.0 / jnp.maximum(sy, tiny))[None], s.rho[:-1]]), s.rho)
+        m = int(self.memory)
+        count1 = jnp.where(store, jnp.minimum(count + 1, m), count)
+        gamma1 = jnp.where(store, sy / jnp.maximum(yy, tiny), s.gamma)
+        # rejected: shorter step by quadratic interpolation of f(0), slope and f(t), in [0.1 t, 0.5 t]
+        curv = (f_t - s.f - slope * t) / jnp.maximum(t * t, tiny)  # < 0 when f(t) is below the line
+        t_q = jnp.where(jnp.isfinite(curv) & (curv < 0), -slope / (2 * jnp.where(curv < 0, curv, -1.0)), 0.5 * t)
+        t_short = jnp.clip(t_q, 0.1 * t, 0.5 * t)
+        fails = jnp.where(ok, 0, s.fails + 1)
+        give_up = ~ok & (fails >= int(self.max_halvings))
+        # after too many rejections: reset to steepest ascent; along steepest ascent: stalled
+        stalled = give_up & (count == 0)
+        count1 = jnp.where(give_up, 0, count1)
+        fails = jnp.where(give_up, 0, fails)
+        x1 = tree_where(ok, x_t, x)
+        g1 = tree_where(ok, g_t, g)
+        f1 = jnp.where(ok, f_t, s.f)
+        gn1 = jnp.where(ok, jnp.asarray(man.norm(x_t, g_t), rdt), s.grad_norm)
+        trace = s.trace
+        if trace is not None:
+            idx = jnp.minimum(s.k + 1, trace.shape[0] - 1)
+            trace = trace.at[idx].set(f1)
+        return LBFGSState(
+            x=x1, f=f1, f_prev=jnp.where(ok, s.f, s.f_prev), grad=g1, direction=d, slope=slope,
+            t=t_short, fresh=ok | give_up, S=S1, Y=Y1, rho=rho1, count=count1, gamma=gamma1, fails=fails,
+            grad_norm=gn1, grad_norm0=s.grad_norm0, k=s.k + 1, stalled=stalled, evals=s.evals + 1, trace=trace,
+        )

@@ -140,6 +140,10 @@ class _UnitaryBase(AbstractManifold):
         """Right-trivialised tangent vector ``Omega = skew(V X^H)`` (skew-Hermitian)."""
         return skew(_mm(v, ct(x)))
 
+    def from_generator(self, x, w):
+        """Tangent vector ``Omega X`` at ``x`` of the generator ``Omega`` (inverse of :meth:`generator`)."""
+        return _mm(w, x)
+
     def lie_gradient(self, x, egrad):
         """The spec's Lie-algebra gradient ``G~ = G X^H - X G^H`` (= 2 skew(G X^H)) per block."""
         return 2.0 * skew(_mm(egrad, ct(x)))
