@@ -182,7 +182,9 @@ class _AbstractRiemannian(AbstractSolver):
     def _inner_problem(self, problem):
         return stop_gradient_tree(problem) if self.adjoint == "envelope" else problem
 
-    def init(self, problem, init):
+    def _first_point(self, problem, init):
+        """Validated start shared by every solver: ``(manifold, x0, f0, riemannian grad, |grad|,
+        real dtype, trace buffer or None)``."""
         if not isinstance(problem, AbstractManifoldProblem):
             raise ValueError(
                 f"problem: expected an AbstractManifoldProblem, got {type(problem).__name__}"
@@ -198,6 +200,10 @@ class _AbstractRiemannian(AbstractSolver):
         trace = None
         if self.trace:
             trace = jnp.zeros((int(self.max_steps) + 1,), rdt).at[0].set(f0)
+        return man, x0, f0, g0, gn, rdt, trace
+
+    def init(self, problem, init):
+        _, x0, f0, g0, gn, rdt, trace = self._first_point(problem, init)
         return RiemannianState(
             x=x0,
             f=f0,
@@ -498,24 +504,10 @@ class RiemannianLBFGS(_AbstractRiemannian):
             raise ValueError(f"max_halvings: expected a positive integer, got {self.max_halvings}")
 
     def init(self, problem, init):
-        if not isinstance(problem, AbstractManifoldProblem):
-            raise ValueError(
-                f"problem: expected an AbstractManifoldProblem, got {type(problem).__name__}"
-            )
-        prob = self._inner_problem(problem)
-        man = prob.manifold
-        x0 = prob.initial_point() if init is None else init
-        f0, eg = prob.value_and_ascent_grad(x0)
-        rdt = _real_dtype(x0)
-        f0 = jnp.asarray(f0, rdt)
-        g0 = man.egrad_to_rgrad(x0, eg)
-        gn = jnp.asarray(man.norm(x0, g0), rdt)
+        man, x0, f0, g0, gn, rdt, trace = self._first_point(problem, init)
         c0 = _coords(man, x0, g0)
         m = int(self.memory)
         mem = jax.tree_util.tree_map(lambda a: jnp.zeros((m,) + a.shape, a.dtype), c0)
-        trace = None
-        if self.trace:
-            trace = jnp.zeros((int(self.max_steps) + 1,), rdt).at[0].set(f0)
         return LBFGSState(
             x=x0, f=f0, f_prev=f0, grad=g0, direction=g0, slope=gn * gn, t=jnp.ones((), rdt),
             fresh=jnp.asarray(True), S=mem, Y=mem, rho=jnp.zeros((m,), rdt), count=jnp.zeros((), jnp.int32),
