@@ -109,7 +109,9 @@ def _run(problem, solver, init, max_steps: int, unroll: bool) -> Solution:
     def body(carry):
         return _advance(problem, solver, carry)
 
-    if unroll:
+    if max_steps == 0:  # closed-form solvers: no loop, so outputs the caller drops are dead code
+        carry = carry0
+    elif unroll:
         carry, _ = jax.lax.scan(lambda c, _: (body(c), None), carry0, None, length=max_steps)
     else:
         carry = jax.lax.while_loop(lambda c: (~c[2]) & (c[1] < max_steps), body, carry0)

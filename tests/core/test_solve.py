@@ -96,3 +96,16 @@ def test_bad_arguments():
         jaxisac.solve(SqrtProblem(jnp.asarray(1.0)), object())
     with pytest.raises(ValueError, match="max_steps"):
         jaxisac.solve(SqrtProblem(jnp.asarray(1.0)), NewtonSqrt(), max_steps=-1)
+
+
+def test_zero_steps_runs_no_loop_and_returns_the_init_state():
+    # closed-form solvers (max_steps = 0) must not be wrapped in a loop: a loop carries every stat,
+    # so XLA could not drop the ones the caller ignores
+    a = jnp.array([4.0, 9.0, -1.0])
+    f = jax.vmap(lambda p: jaxisac.solve(p, NewtonSqrt(), max_steps=0, throw=False))
+    sol = f(SqrtProblem(a))
+    np.testing.assert_array_equal(sol.value, np.maximum(np.asarray(a), 1.0))
+    assert sol.stats["steps"].tolist() == [0, 0, 0]
+    assert sol.result.tolist() == [Status.MAX_STEPS, Status.MAX_STEPS, Status.INFEASIBLE]
+    assert "while" not in str(jax.make_jaxpr(f)(SqrtProblem(a)))
+    assert "while" in str(jax.make_jaxpr(jax.vmap(lambda p: jaxisac.solve(p, NewtonSqrt(), throw=False)))(SqrtProblem(a)))
