@@ -23,7 +23,7 @@ __all__ = [
     "cascade_fast",
     "pinch",
     "nuclear_value_and_egrad",
-    "nuclear_value_and_egrad_svd",
+    "nuclear_value_and_lie",
 ]
 
 
@@ -214,28 +214,46 @@ def cascade_fast(theta: jax.Array, H_D: jax.Array, H_B: jax.Array, H_F: jax.Arra
     return H_D + H_B @ t.reshape(G * L, -1)
 
 
+def _back(mid: jax.Array, H_B: jax.Array, n_groups: int) -> jax.Array:
+    """``H_B,g^H mid`` for every group ``(G, L, N_T)``: one GEMM."""
+    return (_ct(H_B) @ mid).reshape(n_groups, H_B.shape[1] // n_groups, -1)
+
+
 def pinch(mid: jax.Array, H_B: jax.Array, H_F: jax.Array, n_groups: int) -> jax.Array:
     """``H_B,g^H mid H_F,g^H`` for every group ``(G, L, L)`` (the Euclidean gradient's blocks)."""
-    n_r, n_s = H_B.shape
-    L = n_s // n_groups
-    left = (_ct(H_B) @ mid).reshape(n_groups, L, -1)  # (G, L, N_T): one GEMM
-    return _bmm(left, _ct(split_forward(H_F, n_groups)))
+    return _bmm(_back(mid, H_B, n_groups), _ct(split_forward(H_F, n_groups)))
 
 
-def nuclear_value_and_egrad_svd(theta, H_D, H_B, H_F):
-    """``(||H||_*, nabla_E)`` by one LAPACK SVD of the small channel (no autodiff): the same formula
-    (26) as the ``custom_jvp`` of :func:`jaxisac.bdris.nuclear_norm`, ``nabla_E,g = H_B,g^H U V^H H_F,g^H``."""
-    H = cascade_fast(theta, H_D, H_B, H_F)
-    u, s, vh = jnp.linalg.svd(H, full_matrices=False)
-    return jnp.sum(s), pinch(u @ vh, H_B, H_F, theta.shape[0])
+def _nuclear_parts(theta, H_D, H_B, H_F, jacobi: bool):
+    """``(||H||_*, Q, t)``: ``Q`` the polar factor of ``H`` (unrolled Jacobi :func:`polar_small`, or
+    ``U V^H`` from a LAPACK SVD) and ``t_g = Theta_g H_F,g`` ``(G, L, N_T)``, the cascade's blocks."""
+    G = theta.shape[0]
+    # a batched dot, not _bmm: XLA CPU materialises it once, where it would fuse (and recompute) the
+    # unrolled form into every consumer (a fifth of an L-BFGS iteration at N_S = 64, L = 4)
+    t = theta @ split_forward(H_F, G)
+    H = H_D + H_B @ t.reshape(-1, t.shape[-1])
+    if jacobi:
+        s, Q = polar_small(H)
+        val = s[..., 0]
+        for i in range(1, s.shape[-1]):
+            val = val + s[..., i]
+    else:
+        u, s, vh = jnp.linalg.svd(H, full_matrices=False)
+        val, Q = jnp.sum(s), u @ vh
+    return val, Q, t
 
 
-def nuclear_value_and_egrad(theta, H_D, H_B, H_F):
-    """``(||H||_*, nabla_E)`` at ``theta`` with the LAPACK-free :func:`polar_small` (no autodiff):
-    ``nabla_E,g = H_B,g^H Q H_F,g^H``, ``Q`` the polar factor of ``H = H_D + H_B Theta H_F``."""
-    H = cascade_fast(theta, H_D, H_B, H_F)
-    s, Q = polar_small(H)
-    val = s[..., 0]
-    for i in range(1, s.shape[-1]):
-        val = val + s[..., i]
+def nuclear_value_and_egrad(theta, H_D, H_B, H_F, *, jacobi: bool = True):
+    """``(||H||_*, nabla_E)`` at ``theta`` without autodiff: ``nabla_E,g = H_B,g^H Q H_F,g^H`` (formula
+    (26), as the ``custom_jvp`` of :func:`jaxisac.bdris.nuclear_norm`), ``Q`` the polar factor of
+    ``H = H_D + H_B Theta H_F`` (``jacobi``: LAPACK-free :func:`polar_small`; else one LAPACK SVD)."""
+    val, Q, _ = _nuclear_parts(theta, H_D, H_B, H_F, jacobi)
     return val, pinch(Q, H_B, H_F, theta.shape[0])
+
+
+def nuclear_value_and_lie(theta, H_D, H_B, H_F, *, jacobi: bool = True):
+    """``(||H||_*, nabla_E,g Theta_g^H)`` ``(G, L, L)``: the Euclidean gradient times ``Theta^H``, whose
+    skew-Hermitian part is the right-trivialised Riemannian gradient, as ``H_B,g^H Q (Theta_g H_F,g)^H``
+    with the cascade's ``Theta_g H_F,g`` (one small product fewer than ``nabla_E`` then ``Theta^H``)."""
+    val, Q, t = _nuclear_parts(theta, H_D, H_B, H_F, jacobi)
+    return val, _bmm(_back(Q, H_B, theta.shape[0]), _ct(t))

@@ -127,13 +127,24 @@ class ChannelShaping(AbstractManifoldProblem):
             return kb.nuclear_norm_small(kb.cascade_fast(x, self.H_direct, self.H_backward, self.H_forward))
         return jnp.real(self.fn(self.channel(x), self.params))
 
+    def _closed_form(self) -> bool:
+        return self.name in ("nuclear", "nuclear_jacobi") and not self.symmetric
+
     def value_and_ascent_grad(self, x):
         """Objective and Euclidean ascent direction; closed forms (no autodiff) for the nuclear norm."""
-        if self.name == "nuclear_jacobi" and not self.symmetric:
-            return kb.nuclear_value_and_egrad(x, self.H_direct, self.H_backward, self.H_forward)
-        if self.name == "nuclear" and not self.symmetric:
-            return kb.nuclear_value_and_egrad_svd(x, self.H_direct, self.H_backward, self.H_forward)
+        if self._closed_form():
+            return kb.nuclear_value_and_egrad(x, self.H_direct, self.H_backward, self.H_forward,
+                                              jacobi=self.name == "nuclear_jacobi")
         return super().value_and_ascent_grad(x)
+
+    def value_and_coords_grad(self, x):
+        """As :meth:`value_and_ascent_grad`, the gradient in the manifold's coordinates; the nuclear
+        norm's comes from ``nabla_E Theta^H`` built on the cascade's blocks."""
+        if self._closed_form():
+            f, a = kb.nuclear_value_and_lie(x, self.H_direct, self.H_backward, self.H_forward,
+                                            jacobi=self.name == "nuclear_jacobi")
+            return f, self.manifold.coords_of_product(a)
+        return super().value_and_coords_grad(x)
 
     def initial_point(self):
         return self.manifold.identity(self.H_backward.dtype)

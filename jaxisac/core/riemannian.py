@@ -108,6 +108,12 @@ class AbstractManifoldProblem(eqx.Module):
         a problem may override it with a closed form (it must return the same value and direction)."""
         return value_and_ascent_grad(self.objective)(x)
 
+    def value_and_coords_grad(self, x: Any) -> tuple[jax.Array, Any]:
+        """``(objective(x), Riemannian gradient in manifold.coords)`` for manifolds that have
+        coordinates (used by :class:`RiemannianLBFGS`). Default: from :meth:`value_and_ascent_grad`."""
+        f, eg = self.value_and_ascent_grad(x)
+        return f, self.manifold.coords(x, eg)
+
 
 class RiemannianState(eqx.Module):
     """Loop state of the Riemannian solvers (every field batches under ``vmap``)."""
@@ -425,7 +431,7 @@ class LBFGSState(eqx.Module):
     x: Any
     f: jax.Array
     f_prev: jax.Array
-    grad: Any
+    grad: Any  # in the manifold's coordinates when it has them (as direction, S, Y)
     direction: Any
     slope: jax.Array
     t: jax.Array  # trial step along ``direction`` (in units of the direction)
@@ -444,14 +450,9 @@ class LBFGSState(eqx.Module):
     trace: jax.Array | None
 
 
-def _coords(man, x, v):
-    """Coordinates in which the vector transport is the identity (the Lie algebra for the unitary
-    groups, whose transport is right translation); otherwise the ambient vector itself."""
-    return man.generator(x, v) if hasattr(man, "from_generator") else v
-
-
-def _uncoords(man, x, w):
-    return man.from_generator(x, w) if hasattr(man, "from_generator") else w
+def _dot(a, b):
+    """Real dot product of two pytrees of real coordinates."""
+    return sum(jnp.sum(u * w) for u, w in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
 
 
 class RiemannianLBFGS(_AbstractRiemannian):
@@ -469,10 +470,11 @@ class RiemannianLBFGS(_AbstractRiemannian):
     ascent); along steepest ascent they stop the solver (``stats["stalled"]``). Pairs with
     ``<s, y> <= 0`` are not stored.
 
-    Vector transport: on :class:`~jaxisac.core.manifolds.UnitaryGroup` /
-    :class:`~jaxisac.core.manifolds.BlockUnitary` the memory is kept in the Lie algebra (the right
-    translation transport is then the identity, no work per pair); on other manifolds every stored
-    pair is transported with ``manifold.transport`` at each accepted step.
+    Vector transport: on manifolds with transport-free coordinates (``manifold.has_coords``:
+    :class:`~jaxisac.core.manifolds.UnitaryGroup` / :class:`~jaxisac.core.manifolds.BlockUnitary`,
+    whose coordinates are the packed real Lie-algebra generators) the gradient, the direction and
+    the memory are kept in those coordinates (no work per pair, no ambient products); on other
+    manifolds every stored pair is transported with ``manifold.transport`` at each accepted step.
 
     ``steps`` counts iterations (= objective evaluations after the initial one); stopping rules,
     arguments ``max_steps, gtol, atol, rtol, init_step, armijo, trace, adjoint`` and outputs as
@@ -505,9 +507,10 @@ class RiemannianLBFGS(_AbstractRiemannian):
 
     def init(self, problem, init):
         man, x0, f0, g0, gn, rdt, trace = self._first_point(problem, init)
-        c0 = _coords(man, x0, g0)
+        if man.has_coords:  # gradient, direction and memory in coordinates
+            g0 = man.coords(x0, g0)
         m = int(self.memory)
-        mem = jax.tree_util.tree_map(lambda a: jnp.zeros((m,) + a.shape, a.dtype), c0)
+        mem = jax.tree_util.tree_map(lambda a: jnp.zeros((m,) + a.shape, a.dtype), g0)
         return LBFGSState(
             x=x0, f=f0, f_prev=f0, grad=g0, direction=g0, slope=gn * gn, t=jnp.ones((), rdt),
             fresh=jnp.asarray(True), S=mem, Y=mem, rho=jnp.zeros((m,), rdt), count=jnp.zeros((), jnp.int32),
@@ -515,21 +518,27 @@ class RiemannianLBFGS(_AbstractRiemannian):
             k=jnp.zeros((), jnp.int32), stalled=jnp.asarray(False), evals=jnp.ones((), jnp.int32), trace=trace,
         )
 
-    def _two_loop(self, man, s: LBFGSState, q):
+    @staticmethod
+    def _inner(man, rdt):
+        """The metric on stored vectors: the dot product of coordinates, or the manifold's."""
+        if man.has_coords:
+            return lambda x, a, b: jnp.asarray(_dot(a, b), rdt)
+        return lambda x, a, b: jnp.asarray(man.inner(x, a, b), rdt)
+
+    def _two_loop(self, inner, s: LBFGSState, q):
         m = int(self.memory)
-        rdt = s.rho.dtype
         alphas = []
         for i in range(m):  # newest first
             si = jax.tree_util.tree_map(lambda a: a[i], s.S)
             yi = jax.tree_util.tree_map(lambda a: a[i], s.Y)
-            a = jnp.where(i < s.count, s.rho[i] * jnp.asarray(man.inner(s.x, si, q), rdt), 0.0)
+            a = jnp.where(i < s.count, s.rho[i] * inner(s.x, si, q), 0.0)
             alphas.append(a)
             q = _sub(q, _scale(a, yi))
         r = _scale(s.gamma, q)
         for i in reversed(range(m)):
             si = jax.tree_util.tree_map(lambda a: a[i], s.S)
             yi = jax.tree_util.tree_map(lambda a: a[i], s.Y)
-            b = jnp.where(i < s.count, s.rho[i] * jnp.asarray(man.inner(s.x, yi, r), rdt), 0.0)
+            b = jnp.where(i < s.count, s.rho[i] * inner(s.x, yi, r), 0.0)
             r = _add(r, _scale(alphas[i] - b, si))
         return r
 
@@ -540,10 +549,12 @@ class RiemannianLBFGS(_AbstractRiemannian):
         rdt = _real_dtype(x)
         tiny = jnp.finfo(rdt).tiny
         eps = jnp.finfo(rdt).eps
+        co = man.has_coords
+        inner = self._inner(man, rdt)
         gg = s.grad_norm * s.grad_norm
         # a new direction at a new point (else retry the stored one with the stored, shorter step)
-        d_new = _uncoords(man, x, self._two_loop(man, s, _coords(man, x, g)))
-        slope_new = jnp.asarray(man.inner(x, g, d_new), rdt)
+        d_new = self._two_loop(inner, s, g)
+        slope_new = inner(x, g, d_new)
         steep = (s.count == 0) | ~(slope_new > 0) | ~jnp.isfinite(slope_new)
         d_new = tree_where(steep, g, d_new)
         slope_new = jnp.where(steep, gg, slope_new)
@@ -552,24 +563,24 @@ class RiemannianLBFGS(_AbstractRiemannian):
         slope = jnp.where(s.fresh, slope_new, s.slope)
         t = jnp.where(s.fresh, t_new, s.t)
         count = jnp.where(s.fresh & steep, 0, s.count)
-        x_t = man.curve(x, d)(t)
-        f_t, eg = prob.value_and_ascent_grad(x_t)
+        x_t = (man.curve_coords if co else man.curve)(x, d)(t)
+        if co:
+            f_t, g_t = prob.value_and_coords_grad(x_t)
+        else:
+            f_t, eg = prob.value_and_ascent_grad(x_t)
+            g_t = man.egrad_to_rgrad(x_t, eg)
         f_t = jnp.asarray(f_t, rdt)
-        g_t = man.egrad_to_rgrad(x_t, eg)
         ok = jnp.isfinite(f_t) & (f_t - s.f >= self.armijo * t * slope) & (f_t > s.f) & (slope > 0)
         # memory update (accepted trials): s = T(t d), y = T(g) - g+ (the ascent sign)
-        if hasattr(man, "from_generator"):
-            s_new = _scale(t, man.generator(x, d))
-            y_new = _sub(man.generator(x, g), man.generator(x_t, g_t))
+        if co:
+            s_new, y_new = _scale(t, d), _sub(g, g_t)
             S_old, Y_old = s.S, s.Y
         else:
             s_new = _scale(t, man.transport(x, x_t, d))
             y_new = _sub(man.transport(x, x_t, g), g_t)
             tr = jax.vmap(lambda v: man.transport(x, x_t, v))
             S_old, Y_old = tr(s.S), tr(s.Y)
-        sy = jnp.asarray(man.inner(x_t, s_new, y_new), rdt)
-        yy = jnp.asarray(man.inner(x_t, y_new, y_new), rdt)
-        ss = jnp.asarray(man.inner(x_t, s_new, s_new), rdt)
+        sy, yy, ss = inner(x_t, s_new, y_new), inner(x_t, y_new, y_new), inner(x_t, s_new, s_new)
         store = ok & (sy > eps * jnp.sqrt(ss * yy)) & jnp.isfinite(sy)
 
         def push(mem, new):
@@ -594,7 +605,7 @@ class RiemannianLBFGS(_AbstractRiemannian):
         x1 = tree_where(ok, x_t, x)
         g1 = tree_where(ok, g_t, g)
         f1 = jnp.where(ok, f_t, s.f)
-        gn1 = jnp.where(ok, jnp.asarray(man.norm(x_t, g_t), rdt), s.grad_norm)
+        gn1 = jnp.where(ok, jnp.sqrt(jnp.maximum(inner(x_t, g_t, g_t), 0.0)), s.grad_norm)
         trace = s.trace
         if trace is not None:
             idx = jnp.minimum(s.k + 1, trace.shape[0] - 1)

@@ -66,6 +66,10 @@ def test_closed_form_value_and_gradient_equal_autodiff():
         np.testing.assert_allclose(float(prob.objective(th)), float(val), rtol=1e-13)
         np.testing.assert_allclose(np.asarray(g), np.asarray(ascent_grad(ref.objective)(th)), atol=1e-12)
         np.testing.assert_allclose(np.asarray(ascent_grad(prob.objective)(th)), np.asarray(g), atol=1e-12)
+        # the L-BFGS hook (gradient in the manifold's coordinates, built on the cascade's blocks)
+        val_c, c = prob.value_and_coords_grad(th)
+        np.testing.assert_allclose(float(val_c), float(val), rtol=1e-13)
+        np.testing.assert_allclose(np.asarray(c), np.asarray(prob.manifold.coords(th, g)), atol=1e-12)
 
 
 def test_lbfgs_reaches_the_power_optimum_monotone_and_in_fewer_evaluations_than_cg():

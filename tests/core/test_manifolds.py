@@ -125,6 +125,25 @@ def test_transport_is_tangent_and_isometric_on_unitary_groups():
     assert float(jnp.max(jnp.abs(jnp.real(jnp.conj(b) * t)))) < 1e-14
 
 
+def test_unitary_coordinates_are_transport_free_isometric_and_invert():
+    """Packed real Lie-algebra coordinates: the dot product is the metric, right translation leaves
+    them unchanged, from_coords inverts coords, curve_coords follows curve."""
+    for man in (BlockUnitary(3, 4, "cayley"), UnitaryGroup(5, "exp")):
+        x = man.random_point(jax.random.key(21))
+        y = man.random_point(jax.random.key(22))
+        u = man.proj(x, _cn(jax.random.key(23), x.shape))
+        w = man.proj(x, _cn(jax.random.key(24), x.shape))
+        cu, cw = man.coords(x, u), man.coords(x, w)
+        assert cu.dtype == jnp.float64 and cu.shape == x.shape
+        np.testing.assert_allclose(float(jnp.sum(cu * cw)), float(man.inner(x, u, w)), rtol=1e-12)
+        np.testing.assert_allclose(np.asarray(man.from_coords(x, cu)), np.asarray(u), atol=1e-13)
+        np.testing.assert_allclose(np.asarray(man.coords(y, man.transport(x, y, u))), np.asarray(cu), atol=1e-13)
+        # an ambient (Euclidean) vector maps to the coordinates of its tangent part
+        g = _cn(jax.random.key(25), x.shape)
+        np.testing.assert_allclose(np.asarray(man.coords(x, g)), np.asarray(man.coords(x, man.proj(x, g))), atol=1e-13)
+        np.testing.assert_allclose(np.asarray(man.curve_coords(x, cu)(0.3)), np.asarray(man.curve(x, u)(0.3)), atol=1e-13)
+
+
 def test_closest_point_and_haar():
     m = _cn(jax.random.key(20), (5, 5))
     p = polar_factor(m)

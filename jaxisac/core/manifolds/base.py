@@ -76,6 +76,22 @@ class AbstractManifold(eqx.Module):
         """The retraction curve ``t -> retract(x, t v)`` (``t`` a real scalar)."""
         return lambda t: self.retract(x, jax.tree_util.tree_map(lambda a: t * a, v))
 
+    # Optional transport-free coordinates (solvers that store tangent vectors, e.g. L-BFGS, use them
+    # when ``has_coords``): ``coords(x, v)`` maps a tangent vector (or an ambient vector, through its
+    # tangent part) at ``x`` to real coordinates in which every vector transport is the identity and the
+    # metric is the plain dot product; ``from_coords`` is its inverse and ``curve_coords(x, c)`` is
+    # ``curve(x, from_coords(x, c))`` without forming the ambient vector.
+    has_coords = False
+
+    def coords(self, x: Any, v: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no transport-free coordinates")
+
+    def from_coords(self, x: Any, c: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no transport-free coordinates")
+
+    def curve_coords(self, x: Any, c: Any) -> Callable[[jax.Array], Any]:
+        return self.curve(x, self.from_coords(x, c))
+
     def closest_point(self, x: Any) -> Any:
         """Nearest point of the manifold to the ambient point ``x``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement closest_point")

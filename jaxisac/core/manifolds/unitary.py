@@ -26,7 +26,9 @@ Retractions (static choice; accuracy and cost are compared in ``experiments/003_
 * ``"polar"``: unitary polar factor of ``X + t Omega X`` (second order; SVD).
 
 Vector transport is by right translation, ``Omega X -> Omega Y`` (an isometry, the transport of
-Abrudan et al.'s geodesic conjugate gradient).
+Abrudan et al.'s geodesic conjugate gradient). Its transport-free coordinates (``coords``) are the
+generators ``Omega`` packed as real ``(n, n)`` arrays (:func:`pack_skew`): the L-BFGS keeps its
+gradient, direction and memory in them (real, half the size, no products per iteration).
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ from typing import Any, Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ..complex import ct
 from .base import AbstractManifold
 
-__all__ = ["UnitaryGroup", "BlockUnitary", "haar_unitary", "polar_factor", "skew"]
+__all__ = ["UnitaryGroup", "BlockUnitary", "haar_unitary", "pack_skew", "polar_factor", "skew", "unpack_skew"]
 
 _RETRACTIONS = ("exp", "expm", "cayley", "qr", "polar")
 
@@ -66,6 +69,32 @@ def haar_unitary(key: jax.Array, shape: tuple[int, ...], dtype: Any = None) -> j
     d = jnp.diagonal(r, axis1=-2, axis2=-1)
     ph = d / jnp.where(jnp.abs(d) > 0, jnp.abs(d), 1.0)
     return q * ph[..., None, :]
+
+
+def _pack_masks(n: int):
+    i, j = np.indices((n, n))
+    return i < j, i > j
+
+
+def pack_skew(omega: jax.Array) -> jax.Array:
+    """Real ``(..., n, n)`` coordinates of skew-Hermitian ``omega = R + jI`` (``R`` antisymmetric,
+    ``I`` symmetric): ``sqrt(2) R`` above the diagonal, ``sqrt(2) I`` below it, ``I`` on it, so that
+    the dot product of two packings is ``Re tr(omega_1^H omega_2)``. Elementwise (no gather): the
+    L-BFGS memory is real and half the size of the complex generators."""
+    up, lo = _pack_masks(omega.shape[-1])
+    re, im = jnp.real(omega), jnp.imag(omega)
+    r2 = np.sqrt(2.0).astype(re.dtype)
+    return jnp.where(up, r2 * re, jnp.where(lo, r2 * im, im))
+
+
+def unpack_skew(c: jax.Array) -> jax.Array:
+    """Inverse of :func:`pack_skew` (complex skew-Hermitian ``(..., n, n)``)."""
+    up, lo = _pack_masks(c.shape[-1])
+    ctr = jnp.swapaxes(c, -1, -2)
+    h = np.sqrt(0.5).astype(c.dtype)
+    re = jnp.where(up, h * c, jnp.where(lo, -h * ctr, 0.0))
+    im = jnp.where(up, h * ctr, jnp.where(lo, h * c, c))
+    return jax.lax.complex(re, im)
 
 
 def polar_factor(a: jax.Array) -> jax.Array:
@@ -112,7 +141,10 @@ def _cayley_solve(m: jax.Array, b: jax.Array) -> jax.Array:
     n = m.shape[-1]
     rows = [jnp.concatenate([m[..., i, :], b[..., i, :]], -1) for i in range(n)]
     for k in range(n):
-        piv = rows[k] / rows[k][..., k : k + 1]
+        p = rows[k][..., k : k + 1]
+        # one real division per row instead of XLA's guarded complex division per entry
+        r = 1.0 / (jnp.real(p) ** 2 + jnp.imag(p) ** 2)
+        piv = rows[k] * jax.lax.complex(jnp.real(p) * r, -jnp.imag(p) * r)
         rows = [piv if i == k else rows[i] - rows[i][..., k : k + 1] * piv for i in range(n)]
     return jnp.stack(rows, -2)[..., n:]
 
@@ -144,6 +176,25 @@ class _UnitaryBase(AbstractManifold):
         """Tangent vector ``Omega X`` at ``x`` of the generator ``Omega`` (inverse of :meth:`generator`)."""
         return _mm(w, x)
 
+    # transport-free real coordinates (see AbstractManifold.has_coords)
+    has_coords = True
+
+    def coords(self, x, v):
+        """Real coordinates ``(..., n, n)`` of the tangent vector ``v``: its generator packed by
+        :func:`pack_skew` (the metric is their dot product; right translation leaves them unchanged)."""
+        return self.coords_of_product(_mm(v, ct(x)))
+
+    def coords_of_product(self, a):
+        """Coordinates of the tangent vector ``skew(A) X`` from ``A = V X^H`` (a closed-form gradient
+        can supply ``A`` for less than ``V`` and a product)."""
+        return pack_skew(skew(a))
+
+    def from_coords(self, x, c):
+        return _mm(unpack_skew(c), x)
+
+    def curve_coords(self, x, c):
+        return self._curve_omega(x, unpack_skew(c))
+
     def lie_gradient(self, x, egrad):
         """The spec's Lie-algebra gradient ``G~ = G X^H - X G^H`` (= 2 skew(G X^H)) per block."""
         return 2.0 * skew(_mm(egrad, ct(x)))
@@ -155,7 +206,10 @@ class _UnitaryBase(AbstractManifold):
         return self.curve(x, v)(jnp.ones((), jnp.real(x).dtype))
 
     def curve(self, x, v) -> Callable[[jax.Array], jax.Array]:
-        omega = skew(_mm(v, ct(x)))
+        return self._curve_omega(x, skew(_mm(v, ct(x))))
+
+    def _curve_omega(self, x, omega) -> Callable[[jax.Array], jax.Array]:
+        """``t -> R(t Omega) X`` for the skew-Hermitian generator ``omega``."""
         n = self._n
         if n == 1:  # blocks of size 1: phases; all retractions reduce to elementwise maps
             w = omega  # purely imaginary 1x1
