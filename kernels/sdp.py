@@ -266,9 +266,15 @@ def residuals(M, b, c, x, z, y):
         ||M x - b|| / (1 + ||b||),   ||c - M^T y - z|| / (1 + ||c||),
         |<c, x> - b^T y| / (1 + |<c, x>| + |b^T y|)
     """
+    return residual_norms(b, c, x, y, M @ x - b, c - M.T @ y - z)
+
+
+def residual_norms(b, c, x, y, rp, rd):
+    """:func:`residuals` from the residual vectors ``rp = +-(M x - b)`` and ``rd = c - M^T y - z``
+    (for a caller that keeps them)."""
     pobj = jnp.dot(c, x)
     dobj = jnp.dot(b, y)
-    pr = jnp.linalg.norm(M @ x - b) / (1.0 + jnp.linalg.norm(b))
-    dr = jnp.linalg.norm(c - M.T @ y - z) / (1.0 + jnp.linalg.norm(c))
+    pr = jnp.linalg.norm(rp) / (1.0 + jnp.linalg.norm(b))
+    dr = jnp.linalg.norm(rd) / (1.0 + jnp.linalg.norm(c))
     gap = jnp.abs(pobj - dobj) / (1.0 + jnp.abs(pobj) + jnp.abs(dobj))
     return pr, dr, gap

@@ -24,7 +24,11 @@ LAPACK calls matters more than flops): PSD blocks of the same size and kind, and
 of the same size, are stacked and processed as one array (:func:`prepare_rows`); each iteration
 factorises the stacked ``[X; Z]`` once (Cholesky and its triangular inverse give ``Z^{-1}`` and
 both step-length transforms), and each of the two step-length computations is one eigenvalue call
-per group, on CPU LAPACK's ``?syevd``/``?heevd`` without eigenvectors (:func:`eigvalsh`).
+per group, on CPU LAPACK's ``?syevd``/``?heevd`` without eigenvectors (:func:`eigvalsh`). The
+constraint map and its adjoint inside the iteration are one real matrix-vector product each with
+``M`` (or with a copy whose columns follow the groups, where the grouping reorders them:
+:func:`prepare_rows`), and the residuals of the iterate are computed once per iteration and reused
+by the next one (``resid``).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ except ImportError:  # pragma: no cover - jaxlib without its LAPACK module
     _lapack = None
 
 __all__ = ["split_rows", "prepare_rows", "psd_groups", "soc_groups", "cone_parts", "nt_scaling", "ipm_iteration",
-           "initial_point", "rank_one_factors", "eigvalsh"]
+           "initial_point", "rank_one_factors", "eigvalsh", "residual_vectors"]
 
 
 def split_rows(M: jax.Array, layout):
@@ -86,10 +90,16 @@ def _ungrouped(stacks, groups, count: int):
 
 def prepare_rows(A, G, Q, layout, low_rank: int | None = None):
     """The constraint rows in the form the iteration uses, computed once per solve from
-    :func:`split_rows`: ``(A_g, G, Q_g, factors)`` with ``A_g`` one ``(k, m, n, n)`` stack per
-    group of :func:`psd_groups`, ``Q_g`` one ``(k, m, q)`` stack per group of :func:`soc_groups`
-    and, with ``low_rank = r``, per PSD group the rank-one factors ``(U (k, m, n), sgn (k, m),
-    W (k, r, m), A_dense (k, r, n, n))`` of :func:`rank_one_factors` (``()`` otherwise)."""
+    :func:`split_rows`: ``(A_g, G, Q_g, factors, Mg)`` with ``A_g`` one ``(k, m, n, n)`` stack
+    per group of :func:`psd_groups`, ``Q_g`` one ``(k, m, q)`` stack per group of
+    :func:`soc_groups`, per PSD group with ``low_rank = r`` the rank-one factors ``(U (k, m, n),
+    sgn (k, m), W (k, r, m), A_dense (k, r, n, n))`` of :func:`rank_one_factors` (``()``
+    otherwise), and the real constraint matrix ``Mg`` ``(m, N)`` with its columns in grouped order
+    (:func:`_flat`), or ``None`` where that is the order of ``layout`` (the usual case: same-size
+    blocks and cones adjacent), so that ``M`` itself serves (:func:`_grouped_matrix`): the constraint
+    map and its adjoint are then one real matrix-vector product each (cheaper than one complex
+    product per group, and no per-iteration relayout of the rows). These arrays are carried in the
+    solver's loop state: no second copy of ``M`` where the order is already right."""
     Ag = _grouped(A, psd_groups(layout))
     Qg = _grouped(Q, soc_groups(layout))
     factors = ()
@@ -101,7 +111,62 @@ def prepare_rows(A, G, Q, layout, low_rank: int | None = None):
             Ad = jnp.einsum("jrm,jmab->jrab", W.astype(Aj.dtype), Aj)  # the r dense rows
             fs.append((U, sgn, W, Ad))
         factors = tuple(fs)
-    return Ag, G, Qg, factors
+    Mg = None
+    if not _layout_order(layout):
+        Mg = _flat(tuple(jnp.moveaxis(a, 1, 0) for a in Ag), G, tuple(jnp.moveaxis(q, 1, 0) for q in Qg))
+    return Ag, G, Qg, factors, Mg
+
+
+def _layout_order(layout) -> bool:
+    """Whether the grouped order of :func:`_flat` is the order of ``layout`` (static)."""
+    psd = [j for _, idx in psd_groups(layout) for j in idx]
+    soc = [k for _, idx in soc_groups(layout) for k in idx]
+    return psd == sorted(psd) and soc == sorted(soc)
+
+
+def _grouped_matrix(rows, M):
+    """The constraint matrix with its columns in grouped order: ``M`` itself or ``rows[4]``."""
+    return M if rows[4] is None else rows[4]
+
+
+def _flat(X, s, u):
+    """Grouped parts (block stacks ``(..., k, n, n)``, slack ``(..., p)``, cone stacks ``(..., k, q)``)
+    -> one real vector ``(..., N)`` in grouped order: per PSD group ``[Re X_1, Im X_1, Re X_2, ...]``
+    (real blocks without the imaginary part), the slack, then the cone groups. The real dot product
+    of two such vectors is the trace inner product (as for :func:`~jaxisac.kernels.sdp.pack`)."""
+    parts = []
+    for Xg in X:
+        lead = Xg.shape[:-2]
+        if jnp.iscomplexobj(Xg):
+            Xg = jnp.stack([Xg.real, Xg.imag], axis=-3)
+        parts.append(Xg.reshape(lead[:-1] + (-1,)))
+    parts.append(s)
+    parts += [ug.reshape(ug.shape[:-2] + (-1,)) for ug in u]
+    return jnp.concatenate(parts, axis=-1)
+
+
+def _unflat(v, rows):
+    """Inverse of :func:`_flat` for a single vector, with the group shapes of ``rows``."""
+    Ag, G, Qg = rows[:3]
+    X, start = [], 0
+    for A in Ag:
+        k, n = A.shape[0], A.shape[-1]
+        cplx = jnp.iscomplexobj(A)
+        seg = jax.lax.slice_in_dim(v, start, start + k * n * n * (2 if cplx else 1))
+        start += seg.shape[0]
+        if cplx:
+            seg = seg.reshape(k, 2, n, n)
+            X.append(jax.lax.complex(seg[:, 0], seg[:, 1]))
+        else:
+            X.append(seg.reshape(k, n, n))
+    s = jax.lax.slice_in_dim(v, start, start + G.shape[1])
+    start += G.shape[1]
+    u = []
+    for Q in Qg:
+        k, q = Q.shape[0], Q.shape[-1]
+        u.append(jax.lax.slice_in_dim(v, start, start + k * q).reshape(k, q))
+        start += k * q
+    return tuple(X), s, tuple(u)
 
 
 def cone_parts(v: jax.Array, layout):
@@ -293,18 +358,19 @@ def rank_one_factors(Aj, k: int):
 def _schur_rank_one(Aj, Xj, Zi, k: int):
     """One block's Schur complement from its rank-one factors (:func:`_schur_rank_one_group`),
     factors computed here."""
-    _, _, _, factors = prepare_rows((Aj,), jnp.zeros((Aj.shape[0], 0), jnp.real(Xj).dtype), (),
-                                    (((Aj.shape[-1], jnp.iscomplexobj(Aj)),), 0), k)
+    factors = prepare_rows((Aj,), jnp.zeros((Aj.shape[0], 0), jnp.real(Xj).dtype), (),
+                           (((Aj.shape[-1], jnp.iscomplexobj(Aj)),), 0), k)[3]
     return _schur_rank_one_group(factors[0], Aj[None], Xj[None], Zi[None])
 
 
-def _schur_rank_one_group(factors, Ag, Xg, Zig):
+def _schur_rank_one_group(factors, Ag, Xg, Zig, rows_dot=None):
     """The group's Schur complement with rows ``sgn_i a_i a_i^H`` (:func:`rank_one_factors`, from
     :func:`prepare_rows`): ``S_ik = sgn_i sgn_k Re((a_i^H X a_k)(a_k^H Z^{-1} a_i))``, and the ``r``
     remaining rows and columns exactly (``Re tr(A[d] X A[i] Z^{-1})`` for every ``i``). Rows that
     are not of rank one beyond those ``r`` make it an approximation: the directions are then
     inexact, but residuals and the stopping rule always use the exact constraint map, so that
-    costs iterations, not accuracy."""
+    costs iterations, not accuracy. ``rows_dot(P)``: ``[Re tr(A_j[i] P_j[d])]_jdi`` for ``P``
+    ``(k, r, n, n)`` (:func:`_group_rows_dot`; by default from ``Ag``)."""
     U, sgn, W, Ad = factors
     Uc = jnp.conj(U)
     Ut = jnp.swapaxes(U, -1, -2)
@@ -313,11 +379,26 @@ def _schur_rank_one_group(factors, Ag, Xg, Zig):
     S = jnp.sum(jnp.real(F * jnp.conj(Gm)) * (sgn[:, :, None] * sgn[:, None, :]), axis=0)  # zero on dense rows
     if W.shape[1]:
         Qd = jnp.einsum("jab,jrbc,jcd->jrad", Zig, Ad, Xg)  # Z^{-1} A_d X: S_di = Re tr(A_i Z^{-1} A_d X)
-        R = jnp.einsum("jiab,jrba->jri", Ag, Qd).real  # (k, r, m)
+        R = jnp.einsum("jiab,jrba->jri", Ag, Qd).real if rows_dot is None else rows_dot(Qd)  # (k, r, m)
         Wt = jnp.swapaxes(W, -1, -2)
         # scatter R into rows and columns d (the d x d entries once): W^T R + R^T W - W^T (R W^T) W
         S = S + jnp.sum(Wt @ R + jnp.swapaxes(R, -1, -2) @ W - Wt @ (R @ Wt) @ W, axis=0)
     return S
+
+
+def _group_rows_dot(rows, Mg, g: int, P):
+    """``[Re tr(A_j[i] P_j[d])]_jdi`` ``(k, r, m)`` for the blocks ``j`` of PSD group ``g`` and
+    ``P`` ``(k, r, n, n)``, as one real product with ``Mg`` (:func:`_grouped_matrix`): ``P``
+    is placed in group ``g``'s columns of zero vectors (no per-iteration relayout of ``A_g``; the rows
+    are Hermitian, so ``Re tr(A P) = <A, P>``)."""
+    Ag, G, Qg = rows[:3]
+    k, r = P.shape[:2]
+    lead = (k, r)
+    X = tuple(jnp.zeros(lead + A.shape[:1] + A.shape[2:], A.dtype) for A in Ag)
+    X = X[:g] + (jnp.eye(k, dtype=P.dtype)[:, None, :, None, None] * P[:, :, None],) + X[g + 1:]
+    u = tuple(jnp.zeros(lead + (Q.shape[0], Q.shape[2]), Q.dtype) for Q in Qg)
+    V = _flat(X, jnp.zeros(lead + G.shape[1:], G.dtype), u)
+    return V @ Mg.T
 
 
 # ---- the iteration --------------------------------------------------------------------------------
@@ -351,25 +432,15 @@ def initial_point(A, G, Q, b, c, layout):
     return pack(tuple(Xs), s, layout, tuple(us)), pack(tuple(Zs), z, layout, tuple(ws))
 
 
-def _apply(rows, X, s, u):
-    """``M x`` from the grouped parts of ``x`` (``X`` block stacks, slack ``s``, cone stacks ``u``)."""
-    Ag, G, Qg, _ = rows
-    r = G @ s
-    for A, Xg in zip(Ag, X):
-        r = r + jnp.einsum("jiab,jab->i", jnp.conj(A), Xg).real
-    for Q, ug in zip(Qg, u):
-        r = r + jnp.einsum("jiq,jq->i", Q, ug)
-    return r
+def _apply(rows, Mg, X, s, u):
+    """``M x`` from the grouped parts of ``x`` (``X`` block stacks, slack ``s``, cone stacks ``u``);
+    ``Mg``: :func:`_grouped_matrix`."""
+    return Mg @ _flat(X, s, u)
 
 
-def _adjoint(rows, y):
+def _adjoint(rows, Mg, y):
     """``M^T y`` in grouped parts: block stacks ``sum_i y_i A_j[i]``, ``G^T y`` and ``Q_k^T y``."""
-    Ag, G, Qg, _ = rows
-    return (
-        tuple(jnp.einsum("i,jiab->jab", y.astype(A.dtype), A) for A in Ag),
-        G.T @ y,
-        tuple(jnp.einsum("jiq,i->jq", Q, y) for Q in Qg),
-    )
+    return _unflat(y @ Mg, rows)
 
 
 def _mv(W, v):
@@ -377,16 +448,23 @@ def _mv(W, v):
     return jnp.einsum("jab,jb->ja", W, v)
 
 
+def residual_vectors(M, b, c, x, z, y):
+    """The primal and dual residuals ``(b - M x, c - M^T y - z)``."""
+    return b - M @ x, c - M.T @ y - z
+
+
 def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16, reg: float = 0.0,
-                  low_rank: int | None = None, rows=None):
+                  low_rank: int | None = None, rows=None, resid=None):
     """One predictor-corrector iteration from the interior point ``(x, z, y)``; returns the new
     ``(x, z, y)`` and the primal and dual step lengths taken. ``low_rank`` (static): ``None`` forms
     the Schur complement densely; ``k`` treats the rows of every PSD block as rank one except the
     ``k`` farthest from it (:func:`_schur_rank_one`). ``rows``: ``prepare_rows(*split_rows(M, layout),
-    layout, low_rank)`` when the caller keeps it between iterations."""
+    layout, low_rank)`` when the caller keeps it between iterations; ``resid``: likewise the residuals
+    ``(b - M x, c - M^T y - z)`` of the input point (:func:`residual_vectors`)."""
     if rows is None:
         rows = prepare_rows(*split_rows(M, layout), layout, low_rank)
-    Ag, G, Qg, factors = rows
+    Ag, G, Qg, factors = rows[:4]
+    Mg = _grouped_matrix(rows, M)
     pg, qg = psd_groups(layout), soc_groups(layout)
     nblk, ncone = len(layout[0]), len(soc_sizes(layout))
     rdt = b.dtype
@@ -395,8 +473,8 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
     X, Z, u, w = _grouped(Xb, pg), _grouped(Zb, pg), _grouped(ub, qg), _grouped(wb, qg)
     embeds = tuple(bool(cp) and n > embed_above for (n, cp), _ in pg)
     nu = sum(n for n, _ in layout[0]) + s.shape[0] + len(ub)
-    rp = b - M @ x
-    Rdb, rds, rdqb = cone_parts(c - M.T @ y - z, layout)
+    rp, rdv = residual_vectors(M, b, c, x, z, y) if resid is None else resid
+    Rdb, rds, rdqb = cone_parts(rdv, layout)
     Rd, rdq = _grouped(Rdb, pg), _grouped(rdqb, qg)
     mu = jnp.dot(x, z) / nu
 
@@ -412,7 +490,10 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
     d = s / zs
     S = (G * d) @ G.T
     for g, (A, Xg, Zi) in enumerate(zip(Ag, X, Zinv)):
-        S = S + (_schur_dense_group(A, Xg, Zi) if low_rank is None else _schur_rank_one_group(factors[g], A, Xg, Zi))
+        if low_rank is None:
+            S = S + _schur_dense_group(A, Xg, Zi)
+        else:
+            S = S + _schur_rank_one_group(factors[g], A, Xg, Zi, lambda P, g=g: _group_rows_dot(rows, Mg, g, P))
     nts = [jax.vmap(nt_scaling)(ug, wg) for ug, wg in zip(u, w)]
     WW = [Wi @ Wi for _, Wi, _ in nts]  # W^{-2}
     for Q, (_, Wi, _) in zip(Qg, nts):
@@ -436,14 +517,14 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
         """Solve the Newton system for the targets ``dX = K - X dZ Z^{-1}``, ``ds = ks - d dz``,
         ``du = kq - W^{-2} dw``."""
         rhs = rp - _apply(
-            rows,
+            rows, Mg,
             tuple(Kg - Xg @ Rg @ Zi for Kg, Xg, Rg, Zi in zip(K, X, Rd, Zinv)),
             ks - d * rds,
             tuple(kk - _mv(Wg, rk) for kk, Wg, rk in zip(kq, WW, rdq)),
         )
 
         def back(dy):
-            aZ, az, aw = _adjoint(rows, dy)
+            aZ, az, aw = _adjoint(rows, Mg, dy)
             dZ = tuple(Rg - a for Rg, a in zip(Rd, aZ))
             dz = rds - az
             dw = tuple(rk - a for rk, a in zip(rdq, aw))
@@ -456,7 +537,7 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
         dX, ds, du, *_ = back(dy)
         # one step of iterative refinement on the primal equation M dx = rp: near the optimum the
         # Schur complement is ill-conditioned and the unrefined direction drifts off M x = b
-        dy = dy + jax.scipy.linalg.cho_solve(cf, rp - _apply(rows, dX, ds, du))
+        dy = dy + jax.scipy.linalg.cho_solve(cf, rp - _apply(rows, Mg, dX, ds, du))
         return back(dy)
 
     def targets(sigma_mu, cX, cs, cq):

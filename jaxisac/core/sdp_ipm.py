@@ -67,6 +67,7 @@ class _IPMState(eqx.Module):
     stall: jax.Array  # int32: iterations since `best` last improved (large after a non-finite step)
     sc: Any = None  # the equilibrated data (_Scaled), computed once per solve
     rows: tuple = ()  # its constraint rows grouped for the iteration (kernels.sdp_ipm.prepare_rows), likewise
+    resid: tuple = ()  # (b - M x, c - M^T y - z) of (x, z, y): for `res` and the next iteration
 
 
 class IPMSDP(AbstractSolver):
@@ -139,30 +140,33 @@ class IPMSDP(AbstractSolver):
         x, z = _ki.initial_point(A, G, Q, sc.b, sc.c, layout)
         rows = _ki.prepare_rows(A, G, Q, layout, self.low_rank)
         y = jnp.zeros_like(sc.b)
-        res = jnp.stack(_k.residuals(sc.M, sc.b, sc.c, x, z, y))
+        resid = _ki.residual_vectors(sc.M, sc.b, sc.c, x, z, y)
+        res = jnp.stack(_k.residual_norms(sc.b, sc.c, x, y, *resid))
         zero = jnp.zeros((), sc.b.dtype)
         return _IPMState(x=x, z=z, y=y, res=res, cert=jnp.zeros((), jnp.int32),
                          iterations=jnp.zeros((), jnp.int32), steps=jnp.stack([zero, zero]),
-                         best=(x, z, y, res), stall=jnp.zeros((), jnp.int32), sc=sc, rows=rows)
+                         best=(x, z, y, res), stall=jnp.zeros((), jnp.int32), sc=sc, rows=rows, resid=resid)
 
     def step(self, problem: SDP, state: _IPMState) -> _IPMState:
         layout = problem.layout
         sc = state.sc
         x, z, y, ap, ad = _ki.ipm_iteration(
             sc.M, sc.b, sc.c, state.x, state.z, state.y, layout, self.step_fraction, self.embed_above, self.reg,
-            self.low_rank, rows=state.rows,
+            self.low_rank, rows=state.rows, resid=state.resid,
         )
-        res = jnp.stack(_k.residuals(sc.M, sc.b, sc.c, x, z, y))
+        resid = _ki.residual_vectors(sc.M, sc.b, sc.c, x, z, y)
+        res = jnp.stack(_k.residual_norms(sc.b, sc.c, x, y, *resid))
         finite = jnp.all(jnp.isfinite(res)) & jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(z))
         better = finite & (jnp.max(res) < jnp.max(state.best[3]))
         best = jax.tree_util.tree_map(lambda new, old: jnp.where(better, new, old), (x, z, y, res), state.best)
         # a non-finite step ends the solve (see terminate); it keeps the last finite point
         stall = jnp.where(better, 0, jnp.where(finite, state.stall + 1, jnp.iinfo(jnp.int32).max // 2))
-        x, z, y, res = jax.tree_util.tree_map(lambda new, old: jnp.where(finite, new, old),
-                                              (x, z, y, res), (state.x, state.z, state.y, state.res))
+        x, z, y, res, resid = jax.tree_util.tree_map(lambda new, old: jnp.where(finite, new, old),
+                                                     (x, z, y, res, resid),
+                                                     (state.x, state.z, state.y, state.res, state.resid))
         return _IPMState(x=x, z=z, y=y, res=res, cert=self._certificate(sc, x, z, y, state.cert),
                          iterations=state.iterations + 1, steps=jnp.where(finite, jnp.stack([ap, ad]), 0.0), best=best,
-                         stall=stall.astype(jnp.int32), sc=sc, rows=state.rows)
+                         stall=stall.astype(jnp.int32), sc=sc, rows=state.rows, resid=resid)
 
     def _tol(self, problem: SDP):
         if self.tol is not None:

@@ -196,3 +196,40 @@ def test_low_rank_schur_on_stacked_blocks_follows_the_dense_iterates():
     assert int(dense.result) == Status.SUCCESS and int(lr.result) == Status.SUCCESS
     assert int(lr.stats["iterations"]) == int(dense.stats["iterations"])
     assert float(lr.objective) == pytest.approx(float(dense.objective), rel=1e-8)
+
+
+def test_grouped_constraint_products_equal_the_vectorised_map():
+    # blocks of two sizes and kinds, not adjacent in the layout, and cones of two sizes: the grouped
+    # real matrix of prepare_rows gives M x, M^T y and the rank-one path's Re tr(A_j[i] P_j) exactly
+    from jaxisac.kernels.sdp import pack
+
+    rng = np.random.default_rng(3)
+    m, layout = 5, (((3, True), (2, False), (3, True)), 2, (3, 4, 3))
+
+    def herm(n, cplx, *lead):
+        H = rng.standard_normal(lead + (n, n)) + (1j * rng.standard_normal(lead + (n, n)) if cplx else 0)
+        return H + np.conj(np.swapaxes(H, -1, -2))
+
+    def vec(*lead):
+        blocks = tuple(jnp.asarray(herm(n, c, *lead)) for n, c in layout[0])
+        cones = tuple(jnp.asarray(rng.standard_normal(lead + (q,))) for q in layout[2])
+        return pack(blocks, jnp.asarray(rng.standard_normal(lead + (layout[1],))), layout, cones)
+
+    M, x, y = vec(m), vec(), jnp.asarray(rng.standard_normal(m))
+    rows = k.prepare_rows(*k.split_rows(M, layout), layout, low_rank=1)
+    pg, qg = k.psd_groups(layout), k.soc_groups(layout)
+    assert rows[4] is not None  # the groups permute the columns: a grouped copy of M
+    ordered = (((3, True), (3, True), (2, False)), 2, (3, 3, 4))  # grouped order = layout order: M serves
+    assert k._layout_order(ordered) and not k._layout_order(layout)
+    Mg = k._grouped_matrix(rows, M)
+    Xb, s, ub = k.cone_parts(x, layout)
+    np.testing.assert_allclose(k._apply(rows, Mg, k._grouped(Xb, pg), s, k._grouped(ub, qg)), M @ x, rtol=1e-12)
+    Ab, As, Au = k.cone_parts(M.T @ y, layout)
+    want = (k._grouped(Ab, pg), As, k._grouped(Au, qg))
+    for a, b in zip(jax.tree_util.tree_leaves(k._adjoint(rows, Mg, y)), jax.tree_util.tree_leaves(want)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for g, A in enumerate(rows[0]):
+        shape = A.shape[:1] + (2,) + A.shape[2:]  # (k, r = 2, n, n), not Hermitian
+        P = jnp.asarray(rng.standard_normal(shape) + (1j if jnp.iscomplexobj(A) else 0) * rng.standard_normal(shape))
+        want = jnp.einsum("jiab,jrba->jri", A, P).real
+        np.testing.assert_allclose(k._group_rows_dot(rows, Mg, g, P), want, rtol=1e-11, atol=1e-12)
