@@ -72,6 +72,15 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
 
 
+def _changed_leaves(new: Any, old: Any) -> list:
+    """The leaves of ``new`` that the step recomputed: a leaf passed through unchanged (the same traced
+    value, e.g. constant data a solver keeps in its state) was checked when it entered the state."""
+    new_leaves, old_leaves = jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(old)
+    if len(new_leaves) != len(old_leaves):
+        return new_leaves
+    return [n for n, o in zip(new_leaves, old_leaves) if n is not o]
+
+
 def _start(problem, solver, init):
     """Loop carry ``(state, steps, done, result)`` before the first step (one instance)."""
     state0 = solver.init(problem, init)
@@ -86,7 +95,7 @@ def _advance(problem, solver, carry):
     non-finite iterate is rejected (the instance keeps its last finite state, ``NONFINITE``)."""
     state, steps, done, result = carry
     new = solver.step(problem, state)
-    finite = _all_finite(new)
+    finite = _all_finite(_changed_leaves(new, state))
     new_done, new_result = solver.terminate(problem, new)
     new_result = jnp.where(finite, jnp.asarray(new_result, jnp.int32), Status.NONFINITE())
     state = tree_where(done | ~finite, state, new)
