@@ -35,16 +35,28 @@ def baselines(d, bits, q=None):
     return ub, {"RMS": gains(rms, d.hbar, ub), "CSM": gains(csm, d.hbar, ub)}
 
 
+_SOLVE_FNS = {}  # (id(solver), robust) -> (solver, jitted batched solve): one compile per shape across rows
+
+
+def _solve_fn(solver, robust):
+    key = (id(solver), robust)
+    if key not in _SOLVE_FNS:
+        if robust:
+            f = jax.jit(jax.vmap(lambda V, lo, hi, s2: jaxisac.solve(ac.RobustMeasurements(V, lo, hi, s2), solver, throw=False),
+                                 (0, 0, 0, None)))
+        else:
+            f = jax.jit(jax.vmap(lambda V, p: jaxisac.solve(ac.PowerMeasurements(V, p), solver, throw=False)))
+        _SOLVE_FNS[key] = (solver, f)  # the solver is kept alive so its id is not reused
+    return _SOLVE_FNS[key][1]
+
+
 def run_solver(d, bits, solver, *, robust=None, y=None):
     """vmapped solve; returns (H_hat, nmse per drop, gain ratio per drop, steps)."""
     if robust is None:
-        p = d.p if y is None else y
-        f = jax.jit(jax.vmap(lambda V, p: jaxisac.solve(ac.PowerMeasurements(V, p), solver, throw=False)))
-        sol = f(d.V, p)
+        sol = _solve_fn(solver, False)(d.V, d.p if y is None else y)
     else:
         lo, hi, sigma2 = robust
-        f = jax.jit(jax.vmap(lambda V, lo, hi: jaxisac.solve(ac.RobustMeasurements(V, lo, hi, sigma2), solver, throw=False)))
-        sol = f(d.V, lo, hi)
+        sol = _solve_fn(solver, True)(d.V, lo, hi, jnp.asarray(sigma2, jnp.float64))
     Hb = jax.vmap(lambda h: ac.true_autocorrelation(h, bits))(d.hbar)
     e = np.asarray(ac.nmse(sol.value, Hb))
     ub = jax.vmap(lambda h: ac.effective_gain(ac.upper_bound_reflection(h, bits), h))(d.hbar)
