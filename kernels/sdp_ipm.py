@@ -209,8 +209,9 @@ def _lapack_works(dtype) -> bool:
         if _lapack is not None and hasattr(_lapack, "prepare_lapack_call"):
             try:
                 with jax.ensure_compile_time_eval():
-                    T = np.array([[2.0, 1.0], [1.0, 2.0]], dtype)
-                    w = np.asarray(jax.jit(_eigvals_lapack, backend="cpu")(T))
+                    # on the CPU whatever the default device (the computation follows its input)
+                    T = jax.device_put(np.array([[2.0, 1.0], [1.0, 2.0]], dtype), jax.devices("cpu")[0])
+                    w = np.asarray(jax.jit(_eigvals_lapack)(T))
                 ok = bool(np.allclose(w, [1.0, 3.0], rtol=1e-5))
             except Exception:  # noqa: BLE001 - any failure means: use the portable path
                 ok = False
