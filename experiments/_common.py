@@ -35,3 +35,18 @@ def quick_cli(default_out: str, description: str | None = None) -> tuple[bool, p
     ap.add_argument("--out", default=default_out, help="output folder for CSV/JSON + PNG")
     args = ap.parse_args()
     return args.quick, pathlib.Path(args.out)
+
+
+def add_gpu_cli(ap: argparse.ArgumentParser, default_batch: int) -> None:
+    """The benchmarks' GPU-only options (used by ``experiments/gpu_suite.py``)."""
+    ap.add_argument("--gpu-only", action="store_true", help="only the GPU throughput (no CPU references)")
+    ap.add_argument("--gpu-batch", type=int, default=default_batch, help="batch of the GPU throughput run")
+    ap.add_argument("--allow-cpu", action="store_true", help="with --gpu-only: dry-run the GPU part on the CPU")
+
+
+def throughput_device(allow_cpu: bool = False):
+    """The first GPU; the CPU for a dry run when ``allow_cpu``; else None (no GPU: nothing to measure)."""
+    import jax
+
+    dev = jax.devices()[0]
+    return dev if dev.platform == "gpu" or allow_cpu else None

@@ -38,6 +38,7 @@ import scipy.linalg as sla  # noqa: E402
 
 import jaxisac  # noqa: E402
 from jaxisac import autocorrelation as ac  # noqa: E402
+from _common import add_gpu_cli, throughput_device  # noqa: E402
 
 OUT = pathlib.Path(__file__).resolve().parent.parent / "results" / "autocorrelation"
 
@@ -227,8 +228,8 @@ def bench_sdp(n_side, T, b, n_drops, rows, which):
 def bench_gpu(rows, n_drops=1024, allow_cpu=False):
     """ALRA on ``n_drops`` drops (N = 65, T_p = 260, b = 2) in one call on the first GPU (issue 7: >= 10^3
     drops per call). ``allow_cpu``: a dry run of this code on the CPU."""
-    gpus = [d for d in jax.devices() if d.platform == "gpu"] or (jax.devices("cpu")[:1] if allow_cpu else [])
-    if not gpus:
+    dev = throughput_device(allow_cpu)
+    if dev is None:
         rows.append(dict(what="GPU throughput", note="no GPU visible to JAX on this machine: not measured"))
         return
     keys = jax.random.split(jax.random.key(0), n_drops)
@@ -244,7 +245,7 @@ def bench_gpu(rows, n_drops=1024, allow_cpu=False):
         sol, t_run = _timed(f, V, p)
         Hb = ac.true_autocorrelation(drops.hbar, 2)
         nm = np.asarray(ac.nmse(sol.value.astype(jnp.complex128), Hb))
-        rows.append(dict(what=f"ALRA GPU ({dtype}{tag})", device=str(gpus[0].device_kind), N=65, T=260, b=2, batch=n_drops,
+        rows.append(dict(what=f"ALRA GPU ({dtype}{tag})", device=str(dev.device_kind), N=65, T=260, b=2, batch=n_drops,
                          per_instance_s=t_run / n_drops, call_s=t_run, compile_s=t_first - t_run,
                          nmse_median=float(np.median(nm)), success=int(np.sum(nm <= 1e-6))))
 
@@ -252,9 +253,7 @@ def bench_gpu(rows, n_drops=1024, allow_cpu=False):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="CI-sized run")
-    ap.add_argument("--gpu-only", action="store_true", help="only the GPU throughput (ALRA on 1024 drops)")
-    ap.add_argument("--gpu-batch", type=int, default=1024)
-    ap.add_argument("--allow-cpu", action="store_true", help="with --gpu-only: dry-run the GPU part on the CPU")
+    add_gpu_cli(ap, 1024)
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []

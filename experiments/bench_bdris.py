@@ -54,6 +54,7 @@ jax.config.update("jax_enable_x64", True)
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import jaxisac  # noqa: E402
 from jaxisac import bdris  # noqa: E402
+from _common import add_gpu_cli, throughput_device  # noqa: E402
 
 PAPER_TABLE1_MS = {16: 1.8, 64: 7.4, 256: 49.4}
 
@@ -213,8 +214,8 @@ def gpu_throughput(n=10_000, allow_cpu=False, atol=1e-6, max_steps=3000):
     """Instances per second at batch ``n``, N_S = 256, group size 16 (issue 6), one ``vmap`` (the GPU
     strategy) per solver: the geodesic CG and the L-BFGS (Cayley). None without a GPU (``allow_cpu``: a
     dry run of this code on the CPU)."""
-    dev = jax.devices()[0]
-    if dev.platform != "gpu" and not allow_cpu:
+    dev = throughput_device(allow_cpu)
+    if dev is None:
         return None
     big = make_batch(jax.random.key(7), n, 256)
     out = {}
@@ -249,9 +250,7 @@ def main(argv=None):
     ap.add_argument("--lbfgs-refill-widths", default="16,64", help="slot counts for solve_refill with the L-BFGS configurations")
     ap.add_argument("--float32-width", type=int, default=16, help="refill width of the float32 run (0: skip)")
     ap.add_argument("--out", default="results/bdris")
-    ap.add_argument("--gpu-only", action="store_true", help="only the GPU throughput at batch 10^4, N_S = 256")
-    ap.add_argument("--gpu-batch", type=int, default=10_000)
-    ap.add_argument("--allow-cpu", action="store_true", help="with --gpu-only: dry-run the GPU part on the CPU")
+    add_gpu_cli(ap, 10_000)
     args = ap.parse_args(argv)
     if args.gpu_only:
         out_dir = pathlib.Path(args.out)

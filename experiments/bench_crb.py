@@ -23,6 +23,7 @@ import time
 import jax
 import numpy as np
 
+from _common import add_gpu_cli, throughput_device
 from crb_common import PAPER_TABLE_II, numpy_rbal, results_dir
 
 jax.config.update("jax_enable_x64", True)
@@ -93,8 +94,8 @@ def bench_config(n_t, k, sinr_db, batch, n_ref, ipm_max_nt, log, ipm_limit=None)
 def gpu_throughput(log, n=10_000, allow_cpu=False):
     """``n`` active-regime instances (N_t = 128, K = 8, Gamma = 20 dB, float32) in one batched solve on
     the first GPU (issue 4: 10^4 in <= 2 s). ``allow_cpu``: a dry run of this code on the CPU."""
-    dev = jax.devices()[0]
-    if dev.platform != "gpu" and not allow_cpu:
+    dev = throughput_device(allow_cpu)
+    if dev is None:
         log({"gpu": "no GPU visible to JAX on this machine: GPU throughput not measured"})
         return None
     keys = jax.random.split(jax.random.key(0), n)
@@ -119,9 +120,7 @@ def main():
     ap.add_argument("--ipm-max-nt", type=int, default=16)
     ap.add_argument("--ipm-limit-s", type=float, default=60.0,
                     help="Clarabel time limit for the IPM at (N_t, K) = (32, 8) beyond --ipm-max-nt (0: skip)")
-    ap.add_argument("--gpu-only", action="store_true", help="only the GPU throughput (10^4 instances)")
-    ap.add_argument("--gpu-batch", type=int, default=10_000, help="instances of the GPU throughput run")
-    ap.add_argument("--allow-cpu", action="store_true", help="with --gpu-only: dry-run the GPU part on the CPU")
+    add_gpu_cli(ap, 10_000)
     ap.add_argument("--configs", default=None, help="e.g. '16,8,10;32,8,10' (N_t,K,Gamma_dB;...)")
     args = ap.parse_args()
     if args.quick:

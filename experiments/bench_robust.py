@@ -37,6 +37,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jaxisac  # noqa: E402
 from jaxisac import robust as rb  # noqa: E402
+from _common import add_gpu_cli, throughput_device  # noqa: E402
 
 # issue 5 goals (float64, per design): (max ms, min ratio over the NumPy loop or None)
 GOALS = {"method1": (0.3, 10.0), "method2": (0.3, 10.0), "method3_tpc": (0.3, 10.0),
@@ -291,9 +292,7 @@ def main():
     ap.add_argument("--kinds", default=None,
                     help="comma-separated subset of the designs (default: all), e.g. method1,method2,method3_tpc")
     ap.add_argument("--no-pipeline", action="store_true", help="skip the Fig. 7 + Fig. 9 pipeline timing")
-    ap.add_argument("--gpu-only", action="store_true", help="only the GPU throughput at batch 10^4 (no NumPy loops)")
-    ap.add_argument("--gpu-batch", type=int, default=10_000)
-    ap.add_argument("--allow-cpu", action="store_true", help="with --gpu-only: dry-run the GPU part on the CPU")
+    add_gpu_cli(ap, 10_000)
     ap.add_argument("--reps", type=int, default=3, help="timed jaxisac runs per design (best of; default 3)")
     ap.add_argument("--out", default=str(pathlib.Path(__file__).resolve().parents[1] / "results" / "robust"))
     args = ap.parse_args()
@@ -369,8 +368,8 @@ def main():
 def gpu_throughput(sc, n=10_000, allow_cpu=False):
     """Designs per second at batch ``n`` on the first GPU (issue 5: batch 10^4), Methods 1 and 3-TPC,
     complex64 and complex128. ``allow_cpu``: a dry run of this code on the CPU. Returns the rows."""
-    dev = jax.devices()[0]
-    if dev.platform != "gpu" and not allow_cpu:
+    dev = throughput_device(allow_cpu)
+    if dev is None:
         print("no GPU visible: GPU throughput at batch 10^4 not measured")
         return []
     Hg = rb.perturb_channel(jax.random.key(3), sc.H_ref, 0.05, shape=(n,))
