@@ -228,9 +228,10 @@ def _nuclear_parts(theta, H_D, H_B, H_F, jacobi: bool):
     """``(||H||_*, Q, t)``: ``Q`` the polar factor of ``H`` (unrolled Jacobi :func:`polar_small`, or
     ``U V^H`` from a LAPACK SVD) and ``t_g = Theta_g H_F,g`` ``(G, L, N_T)``, the cascade's blocks."""
     G = theta.shape[0]
-    # a batched dot, not _bmm: XLA CPU materialises it once, where it would fuse (and recompute) the
-    # unrolled form into every consumer (a fifth of an L-BFGS iteration at N_S = 64, L = 4)
-    t = theta @ split_forward(H_F, G)
+    # a sum of products, not _bmm nor a batched dot: a reduction is materialised once (the unrolled
+    # _bmm is fused, and recomputed, into every consumer) and vectorises over the blocks (XLA CPU runs
+    # a batched dot as one small GEMM per block: a tenth of an L-BFGS iteration at N_S = 64, L = 4)
+    t = jnp.sum(theta[..., :, :, None] * split_forward(H_F, G)[..., None, :, :], axis=-2)
     H = H_D + H_B @ t.reshape(-1, t.shape[-1])
     if jacobi:
         s, Q = polar_small(H)
@@ -256,4 +257,7 @@ def nuclear_value_and_lie(theta, H_D, H_B, H_F, *, jacobi: bool = True):
     skew-Hermitian part is the right-trivialised Riemannian gradient, as ``H_B,g^H Q (Theta_g H_F,g)^H``
     with the cascade's ``Theta_g H_F,g`` (one small product fewer than ``nabla_E`` then ``Theta^H``)."""
     val, Q, t = _nuclear_parts(theta, H_D, H_B, H_F, jacobi)
-    return val, _bmm(_back(Q, H_B, theta.shape[0]), _ct(t))
+    b = _back(Q, H_B, theta.shape[0])
+    # a reduction, materialised once: the fused _bmm was recomputed for both entries (i, j) and (j, i)
+    # of the skew-Hermitian part taken next (a tenth of an L-BFGS iteration at N_S = 64, L = 4)
+    return val, jnp.sum(b[..., :, None, :] * jnp.conj(t)[..., None, :, :], axis=-1)
