@@ -763,13 +763,20 @@ def kkt_newton_solve(z0, Ht, rho, sigma2, P, c, inactive=None, steps: int = 16, 
         base = lu_solve(lu, x, trans=trans)
         return base + (U.T @ (W @ x) if trans == 0 else W.T @ (U @ x))
 
+    def refresh_lu(z, f):
+        lu = lu_factor(kkt_jacobian(z, Ht, rho, sigma2, P, c, inactive, basis))
+        return lu, lu_solve(lu, f)
+
     def body(i, carry):
-        z, f, lu, U, W, fn = carry
+        # hf = (current inverse approximation) @ f, carried from the previous step's Broyden
+        # update, so each step applies the inverse twice (to the new residual and, transposed,
+        # to the step) instead of three times
+        z, f, lu, U, W, fn, hf = carry
         slot = i % m
-        lu = jax.lax.cond(slot == 0, lambda: lu_factor(kkt_jacobian(z, Ht, rho, sigma2, P, c, inactive, basis)), lambda: lu)
+        lu, hf = jax.lax.cond(slot == 0, lambda: refresh_lu(z, f), lambda: (lu, hf))
         U = jnp.where(slot == 0, 0.0, U)
         W = jnp.where(slot == 0, 0.0, W)
-        dz = apply(lu, U, W, f)
+        dz = hf
         cand = z[None, :] - lens[:, None] * dz[None, :]
         fs = jax.vmap(F)(cand)
         norms = jnp.max(jnp.abs(fs), axis=1)
@@ -778,8 +785,9 @@ def kkt_newton_solve(z0, Ht, rho, sigma2, P, c, inactive=None, steps: int = 16, 
         zn, fnew, fnn = cand[j], fs[j], norms[j]
         good = jnp.isfinite(fnn)
         # good Broyden update of the inverse: H <- H + (s - H y) (s^T H) / (s^T H y)
-        sv, y = zn - z, fnew - f
-        Hy = apply(lu, U, W, y)
+        sv = zn - z
+        Hfn = apply(lu, U, W, fnew)
+        Hy = Hfn - hf  # H (fnew - f)
         sH = apply(lu, U, W, sv, trans=1)
         den = sv @ Hy
         ok = good & (jnp.abs(den) > jnp.finfo(z0.dtype).tiny) & jnp.all(jnp.isfinite(Hy)) & jnp.all(jnp.isfinite(sH))
@@ -787,13 +795,14 @@ def kkt_newton_solve(z0, Ht, rho, sigma2, P, c, inactive=None, steps: int = 16, 
         w = jnp.where(ok, sH, 0.0)
         U = U.at[slot].set(u)
         W = W.at[slot].set(w)
-        return (jnp.where(good, zn, z), jnp.where(good, fnew, f), lu, U, W, jnp.where(good, fnn, fn))
+        hf = jnp.where(good, Hfn + u * (w @ fnew), hf)  # the updated inverse applied to the new f
+        return (jnp.where(good, zn, z), jnp.where(good, fnew, f), lu, U, W, jnp.where(good, fnn, fn), hf)
 
     f0 = F(z0)
     lu0 = (jnp.eye(n, dtype=z0.dtype), jnp.arange(n, dtype=jnp.int32))
     vec0 = jnp.zeros((m, n), z0.dtype)
     fn0 = jnp.where(jnp.all(jnp.isfinite(f0)), jnp.max(jnp.abs(f0)), big)
-    z, _, _, _, _, fn = jax.lax.fori_loop(0, steps, body, (z0, f0, lu0, vec0, vec0, fn0))
+    z, _, _, _, _, fn, _ = jax.lax.fori_loop(0, steps, body, (z0, f0, lu0, vec0, vec0, fn0, jnp.zeros_like(f0)))
     return z, fn
 
 

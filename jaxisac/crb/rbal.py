@@ -106,6 +106,11 @@ class RBAL(AbstractSolver):
             Jacobian every this many steps and Broyden-updates it in between (1: plain Newton).
         newton_at_start: with ``polish`` and a warm start (``init=``), make one Newton attempt from
             the start itself before any R-BAL iteration (a good start then costs no R-BAL iteration).
+        relax: over-relaxation factor gamma in (0, 2) of the R-BAL step, u <- u + gamma (T(u) - u)
+            on the whole primal-dual iterate (BAL is a proximal point method in a fixed metric, so
+            every gamma in (0, 2) converges). ``None``: 1.5 with ``polish`` (with ``polish_every =
+            25``, S-A: 116/126 draws certified by the first Newton attempt after 20 iterations
+            against 44/126 at gamma = 1), 1.0 without it (the paper's algorithm as printed).
         printed_sign: use the paper's printed line 6 (Z~ = Z - tau Omega_2), which does not converge
             (spec A1; kept for the reproduction of T7 only).
         aux: compute the N_t x N_t ``W_aux`` (O(N_t^2 K) memory per instance).
@@ -131,7 +136,7 @@ class RBAL(AbstractSolver):
     polish: bool = eqx.field(default=True, static=True)
     mu_ratio: float = 1e-3
     newton_steps: int = eqx.field(default=16, static=True)
-    polish_every: int = eqx.field(default=50, static=True)
+    polish_every: int = eqx.field(default=25, static=True)
     tau_decay: float = 0.5
     tau0_min: float = 0.01
     tau_grow: float = 2.0
@@ -146,8 +151,14 @@ class RBAL(AbstractSolver):
     feas_max_iter: int = eqx.field(default=20000, static=True)
     iso_iters: int = eqx.field(default=32, static=True)
     iso_gamma: float = 10.0
+    relax: float | None = eqx.field(default=None, static=True)
 
     # -- helpers -------------------------------------------------------------------------------
+    def _relax(self) -> float:
+        if self.relax is None:
+            return 1.5 if self.polish and not self.printed_sign else 1.0
+        return float(self.relax)
+
     def _tols(self, rdt):
         tol = _default_tol(rdt) if self.tol is None else self.tol
         ntol = (1e-10 if jnp.finfo(rdt).bits == 64 else 1e-4) if self.newton_tol is None else self.newton_tol
@@ -200,6 +211,12 @@ class RBAL(AbstractSolver):
         k = problem.k
         tol, _ = self._tols(rdt)
         new = K_.rbal_step(s.it, d, s.tau, -1.0 if self.printed_sign else 1.0)
+        gam = self._relax()
+        if gam != 1.0:
+            # over-relaxed proximal point step (BAL is a PPA in a fixed metric, so any factor in
+            # (0, 2) keeps its convergence; 1.5 halves the iterations R-BAL needs before the
+            # Newton polish certifies in the active regime)
+            new = jax.tree_util.tree_map(lambda a, b: a + gam * (b - a), s.it, new)
         r, R1, R2 = K_.rbal_residuals(new, d)
         rp = jnp.sqrt(jnp.sum(r**2) + jnp.sum(jnp.abs(R1) ** 2) + jnp.sum(jnp.abs(R2) ** 2))
         du = jnp.sqrt(sum(jnp.sum(jnp.abs(a - b) ** 2) for a, b in zip(new[:3], s.it[:3])))
