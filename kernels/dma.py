@@ -10,7 +10,32 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["linearise", "effective_rows", "p4mm_data", "p4mm_solve", "rank_one_recovery", "psd_sqrt"]
+__all__ = ["linearise", "linearise_from", "solve_loads", "effective_rows", "effective_rows_from", "p4mm_data", "p4mm_solve", "rank_one_recovery", "psd_sqrt"]
+
+
+def solve_loads(Z, Y_st, Obs):
+    """``F = Z^{-1} Y_st`` (L, N), ``C = Obs Z^{-1}`` (P, L) (by symmetry of Z) and ``||Z^{-1}||_2``
+    at one load matrix ``Z``: one LU factorisation for both (the AO reuses them for every quantity
+    at these loads: the linearisation, P2's rows, the exact evaluation and the rescalings)."""
+    N = Y_st.shape[1]
+    X = jnp.linalg.solve(Z, jnp.concatenate([Y_st, Obs.T], axis=1))
+    smin = jnp.linalg.svd(Z, compute_uv=False)[-1]
+    return X[:, :N], X[:, N:].T, 1.0 / smin
+
+
+def linearise_from(F, C, B, Y_st, W, ynorm):
+    """:func:`linearise` from :func:`solve_loads`' ``(F, C, ynorm)``."""
+    U = F @ B
+    H = C @ Y_st
+    f = H @ B
+    G = C[:, :, None] * U[None, :, :]
+    Wc = W.astype(F.dtype)
+    AP = 0.5 * jnp.conj(F).T @ Wc @ F
+    AP = 0.5 * (AP + jnp.conj(AP).T)
+    pt0 = 0.5 * jnp.real(jnp.sum(jnp.conj(U) * (Wc @ U)))
+    jvec = 1j * jnp.sum(U * (F @ jnp.conj(B)), axis=1)
+    plin = 0.5 * jnp.real(jvec)
+    return {"F": F, "C": C, "H": H, "f": f, "G": G, "U": U, "pt0": pt0, "plin": plin, "ynorm": ynorm, "AP": AP}
 
 
 def linearise(Z, Y_st, B, Obs, W):
@@ -23,28 +48,18 @@ def linearise(Z, Y_st, B, Obs, W):
       ``ynorm = ||Z^{-1}||_2``; ``AP = 1/2 F^H W F`` (N, N), the PSD power form of B.
     Then for real z: ``Obs (Z + j diag z)^{-1} Y_st B ~= f - j z^T G`` (first-order Neumann).
     """
-    N = Y_st.shape[1]
-    lu = jax.scipy.linalg.lu_factor(Z)
-    X = jax.scipy.linalg.lu_solve(lu, jnp.concatenate([Y_st, Obs.T], axis=1))
-    F, C = X[:, :N], X[:, N:].T
-    U = F @ B
-    H = C @ Y_st
-    f = H @ B
-    G = C[:, :, None] * U[None, :, :]
-    Wc = W.astype(F.dtype)
-    AP = 0.5 * jnp.conj(F).T @ Wc @ F
-    AP = 0.5 * (AP + jnp.conj(AP).T)
-    pt0 = 0.5 * jnp.real(jnp.sum(jnp.conj(U) * (Wc @ U)))
-    jvec = 1j * jnp.sum(U * (F @ jnp.conj(B)), axis=1)
-    plin = 0.5 * jnp.real(jvec)
-    smin = jnp.linalg.svd(Z, compute_uv=False)[-1]
-    return {"F": F, "C": C, "H": H, "f": f, "G": G, "U": U, "pt0": pt0, "plin": plin, "ynorm": 1.0 / smin, "AP": AP}
+    F, C, ynorm = solve_loads(Z, Y_st, Obs)
+    return linearise_from(F, C, B, Y_st, W, ynorm)
 
 
 def effective_rows(Z, Y_st, Obs, W):
     """Effective observer rows ``H = Obs Z^{-1} Y_st`` (P, N) and the PSD power form
     ``AP = 1/2 F^H W F`` (N, N), ``F = Z^{-1} Y_st`` (one LU solve)."""
-    F = jnp.linalg.solve(Z, Y_st)
+    return effective_rows_from(jnp.linalg.solve(Z, Y_st), Obs, W)
+
+
+def effective_rows_from(F, Obs, W):
+    """:func:`effective_rows` from ``F = Z^{-1} Y_st``."""
     H = Obs @ F
     Wc = W.astype(F.dtype)
     AP = 0.5 * jnp.conj(F).T @ Wc @ F

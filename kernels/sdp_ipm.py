@@ -514,7 +514,7 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
         L = jnp.where(jnp.all(jnp.isfinite(L)), L, L2)
     cf = (L, True)
 
-    def direction(K, ks, kq):
+    def direction(K, ks, kq, refine=True):
         """Solve the Newton system for the targets ``dX = K - X dZ Z^{-1}``, ``ds = ks - d dz``,
         ``du = kq - W^{-2} dw``."""
         rhs = rp - _apply(
@@ -535,6 +535,8 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
             return dX, ds, du, dy, dZ, dz, dw
 
         dy = jax.scipy.linalg.cho_solve(cf, rhs)
+        if not refine:
+            return back(dy)
         dX, ds, du, *_ = back(dy)
         # one step of iterative refinement on the primal equation M dx = rp: near the optimum the
         # Schur complement is ill-conditioned and the unrefined direction drifts off M x = b
@@ -556,7 +558,10 @@ def ipm_iteration(M, b, c, x, z, y, layout, step_fraction, embed_above: int = 16
     zero_X = tuple(jnp.zeros_like(Xg) for Xg in X)
     zero_q = tuple(jnp.zeros_like(ug) for ug in u)
     # predictor (affine scaling)
-    dXa, dsa, dua, _, dZa, dza, dwa = direction(*targets(0.0, zero_X, jnp.zeros_like(s), zero_q))
+    # unrefined in float64: it only sets the centring parameter and the corrector's second-order terms
+    # (in float32, where the Schur complement is coarse, the unrefined predictor moved stalled solves)
+    dXa, dsa, dua, _, dZa, dza, dwa = direction(*targets(0.0, zero_X, jnp.zeros_like(s), zero_q),
+                                                refine=jnp.dtype(rdt) == jnp.float32)
     ap, ad = _max_steps(Li, embeds, ((X, s, u), (dXa, dsa, dua)), ((Z, zs, w), (dZa, dza, dwa)))
     ap, ad = jnp.minimum(1.0, ap), jnp.minimum(1.0, ad)
     mu_aff = (

@@ -56,18 +56,24 @@ __all__ = ["IPMSDP"]
 
 
 class _IPMState(eqx.Module):
-    x: jax.Array  # primal point, interior of K (vectorised, equilibrated)
-    z: jax.Array  # dual slack, interior of K
-    y: jax.Array
+    # The iterate, the residual vectors and the best point are each one packed vector: the solve
+    # loop tests every changed leaf for finiteness and selects every leaf under vmap, one small XLA
+    # operation each, and at the library's sizes those operations cost more than the arithmetic.
+    v: jax.Array  # (x, z, y): primal point and dual slack (interior of K, vectorised, equilibrated), y
     res: jax.Array  # (3,) primal residual, dual residual, gap (equilibrated, relative)
     cert: jax.Array  # int32: 0 none, 1 primal infeasible, 2 dual infeasible
     iterations: jax.Array
     steps: jax.Array  # (2,) the last primal and dual step lengths
-    best: tuple  # (x, z, y, res) of the iterate with the smallest largest residual so far
+    best: jax.Array  # (x, z, y, res) of the iterate with the smallest largest residual so far
     stall: jax.Array  # int32: iterations since `best` last improved (large after a non-finite step)
     sc: Any = None  # the equilibrated data (_Scaled), computed once per solve
     rows: tuple = ()  # its constraint rows grouped for the iteration (kernels.sdp_ipm.prepare_rows), likewise
-    resid: tuple = ()  # (b - M x, c - M^T y - z) of (x, z, y): for `res` and the next iteration
+    resid: jax.Array = None  # (b - M x, c - M^T y - z) of v: for `res`, the certificates and the next iteration
+
+
+def _split_point(v, N: int):
+    """``(x, z, y)`` of a packed point ``v`` (``2 N + m``)."""
+    return v[:N], v[N:2 * N], v[2 * N:]
 
 
 class IPMSDP(AbstractSolver):
@@ -122,13 +128,15 @@ class IPMSDP(AbstractSolver):
             if is_concrete(v) and not float(v) >= 0:
                 raise ValueError(f"{name}: expected a non-negative number, got {v}")
 
-    def _certificate(self, sc, x, z, y, cert):
+    def _certificate(self, sc, x, y, rp, rd, cert):
+        """Certificates from the residual vectors: ``M^T y + z = c - rd`` and ``M x = b - rp`` (no
+        further products with ``M``)."""
         if not self.infeas_tol:
             return cert
         t = jnp.dot(sc.b, y)
-        primal_inf = (t > 0) & (jnp.linalg.norm(sc.M.T @ y + z) <= self.infeas_tol * t)
+        primal_inf = (t > 0) & (jnp.linalg.norm(sc.c - rd) <= self.infeas_tol * t)
         t2 = -jnp.dot(sc.c, x)
-        dual_inf = (t2 > 0) & (jnp.linalg.norm(sc.M @ x) <= self.infeas_tol * t2)
+        dual_inf = (t2 > 0) & (jnp.linalg.norm(sc.b - rp) <= self.infeas_tol * t2)
         new = jnp.where(primal_inf, 1, jnp.where(dual_inf, 2, 0))
         return jnp.where(cert > 0, cert, new).astype(jnp.int32)
 
@@ -140,32 +148,40 @@ class IPMSDP(AbstractSolver):
         x, z = _ki.initial_point(A, G, Q, sc.b, sc.c, layout)
         rows = _ki.prepare_rows(A, G, Q, layout, self.low_rank)
         y = jnp.zeros_like(sc.b)
-        resid = _ki.residual_vectors(sc.M, sc.b, sc.c, x, z, y)
-        res = jnp.stack(_k.residual_norms(sc.b, sc.c, x, y, *resid))
+        rp, rd = _ki.residual_vectors(sc.M, sc.b, sc.c, x, z, y)
+        res = jnp.stack(_k.residual_norms(sc.b, sc.c, x, y, rp, rd))
         zero = jnp.zeros((), sc.b.dtype)
-        return _IPMState(x=x, z=z, y=y, res=res, cert=jnp.zeros((), jnp.int32),
+        v = jnp.concatenate([x, z, y])
+        return _IPMState(v=v, res=res, cert=jnp.zeros((), jnp.int32),
                          iterations=jnp.zeros((), jnp.int32), steps=jnp.stack([zero, zero]),
-                         best=(x, z, y, res), stall=jnp.zeros((), jnp.int32), sc=sc, rows=rows, resid=resid)
+                         best=jnp.concatenate([v, res]), stall=jnp.zeros((), jnp.int32), sc=sc, rows=rows,
+                         resid=jnp.concatenate([rp, rd]))
 
     def step(self, problem: SDP, state: _IPMState) -> _IPMState:
         layout = problem.layout
         sc = state.sc
+        m, N = sc.M.shape
+        x, z, y = _split_point(state.v, N)
         x, z, y, ap, ad = _ki.ipm_iteration(
-            sc.M, sc.b, sc.c, state.x, state.z, state.y, layout, self.step_fraction, self.embed_above, self.reg,
-            self.low_rank, rows=state.rows, resid=state.resid,
+            sc.M, sc.b, sc.c, x, z, y, layout, self.step_fraction, self.embed_above, self.reg,
+            self.low_rank, rows=state.rows, resid=(state.resid[:m], state.resid[m:]),
         )
-        resid = _ki.residual_vectors(sc.M, sc.b, sc.c, x, z, y)
-        res = jnp.stack(_k.residual_norms(sc.b, sc.c, x, y, *resid))
-        finite = jnp.all(jnp.isfinite(res)) & jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(z))
-        better = finite & (jnp.max(res) < jnp.max(state.best[3]))
-        best = jax.tree_util.tree_map(lambda new, old: jnp.where(better, new, old), (x, z, y, res), state.best)
+        rp, rd = _ki.residual_vectors(sc.M, sc.b, sc.c, x, z, y)
+        res = jnp.stack(_k.residual_norms(sc.b, sc.c, x, y, rp, rd))
+        v = jnp.concatenate([x, z, y])
+        # finite norms of rp and rd mean finite residual vectors
+        finite = jnp.all(jnp.isfinite(res)) & jnp.all(jnp.isfinite(v))
+        better = finite & (jnp.max(res) < jnp.max(state.best[-3:]))
+        best = jnp.where(better, jnp.concatenate([v, res]), state.best)
         # a non-finite step ends the solve (see terminate); it keeps the last finite point
         stall = jnp.where(better, 0, jnp.where(finite, state.stall + 1, jnp.iinfo(jnp.int32).max // 2))
-        x, z, y, res, resid = jax.tree_util.tree_map(lambda new, old: jnp.where(finite, new, old),
-                                                     (x, z, y, res, resid),
-                                                     (state.x, state.z, state.y, state.res, state.resid))
-        return _IPMState(x=x, z=z, y=y, res=res, cert=self._certificate(sc, x, z, y, state.cert),
-                         iterations=state.iterations + 1, steps=jnp.where(finite, jnp.stack([ap, ad]), 0.0), best=best,
+        v = jnp.where(finite, v, state.v)
+        res = jnp.where(finite, res, state.res)
+        resid = jnp.where(finite, jnp.concatenate([rp, rd]), state.resid)
+        x, _, y = _split_point(v, N)
+        cert = self._certificate(sc, x, y, resid[:m], resid[m:], state.cert)
+        return _IPMState(v=v, res=res, cert=cert, iterations=state.iterations + 1,
+                         steps=jnp.where(finite, jnp.stack([ap, ad]), 0.0), best=best,
                          stall=stall.astype(jnp.int32), sc=sc, rows=state.rows, resid=resid)
 
     def _tol(self, problem: SDP):
@@ -182,7 +198,9 @@ class IPMSDP(AbstractSolver):
 
     def postprocess(self, problem: SDP, state: _IPMState, result, stats) -> Solution:
         # the best iterate: the last one unless the solve stalled or hit max_steps after its best
-        x, z, y, res = state.best
+        N = state.sc.M.shape[1]
+        x, z, y = _split_point(state.best[:-3], N)
+        res = state.best[-3:]
         value, objective, stats = _unscaled_solution(problem, state.sc, x, z, y, res,
                                                      state.iterations, state.cert, stats)
         stats.update(step_lengths=state.steps)

@@ -28,7 +28,7 @@ class P4MMConfig(eqx.Module):
     rho_growth: float = 1.5
 
 
-def coefficients(problem: DMAProblem, y, B):
+def coefficients(problem: DMAProblem, y, B, *, loads=None):
     """Linearised-field data at ``(y, B)``: the dict of :func:`jaxisac.kernels.dma.linearise`
     merged with the P4-MM coefficients of :func:`jaxisac.kernels.dma.p4mm_data`.
 
@@ -36,7 +36,9 @@ def coefficients(problem: DMAProblem, y, B):
     gradient of the signal power, ``plin`` the exact gradient of the transmit power (spec T4).
     """
     model = problem.model
-    lin = _k.linearise(model.loads(y), model.Y_st, B, problem.observers, model.W)
+    if loads is None:  # ``(F, C, ynorm)`` of :func:`jaxisac.kernels.dma.solve_loads` at y, when the caller has it
+        loads = _k.solve_loads(model.loads(y), model.Y_st, problem.observers)
+    lin = _k.linearise_from(*loads[:2], B, model.Y_st, model.W, loads[2])
     data = _k.p4mm_data(lin["f"], lin["G"], lin["pt0"], lin["plin"], problem.D, model.M)
     return {**lin, **data}
 
@@ -106,7 +108,7 @@ def p4mm_conic(problem: DMAProblem, c, radius, *, phase1=False, p_cap=None) -> S
 
 
 def analog_step(problem: DMAProblem, y, B, kappa, config: P4MMConfig = P4MMConfig(), *, phase1=False, p_cap=None,
-                init=None, return_state=False, solver: IPMSDP | None = None):
+                init=None, return_state=False, solver: IPMSDP | None = None, loads=None):
     """Solve P4-MM at ``(y, B)`` with the trust box ``|z_l| <= kappa / ||Yhat||_2``.
 
     Returns ``(z, info)``: ``z`` (L,) the susceptance step, ``info`` = (model objective, max scaled
@@ -115,9 +117,10 @@ def analog_step(problem: DMAProblem, y, B, kappa, config: P4MMConfig = P4MMConfi
     Lagrangian from a previous solve's state ``(v, lam, rho)`` (see :func:`jaxisac.kernels.dma.p4mm_solve`).
     ``solver``: an :class:`~jaxisac.core.sdp_ipm.IPMSDP` solves the conic form :func:`p4mm_conic`
     instead, to the interior-point tolerance (``config`` and ``init`` unused; ``info`` = (model
-    objective, the solver's status code)).
+    objective, the solver's status code)). ``loads``: :func:`jaxisac.kernels.dma.solve_loads` at ``y``
+    when the caller has it.
     """
-    c = coefficients(problem, y, B)
+    c = coefficients(problem, y, B, loads=loads)
     radius = kappa / c["ynorm"]
     if solver is not None:  # the conic form, solved to the interior-point tolerance
         sol = solve_sdp(p4mm_conic(problem, c, radius, phase1=phase1, p_cap=p_cap), solver)

@@ -113,6 +113,7 @@ class AOState(eqx.Module):
     y_pend: jax.Array
     sdp_pend: Any
     resumes: jax.Array
+    loads: Any = ()  # (F, C, ynorm) of kernels.dma.solve_loads at y: one factorisation per attempt, reused
 
 
 class DMAAO(AbstractSolver):
@@ -199,10 +200,10 @@ class DMAAO(AbstractSolver):
         nc = D * (int(problem.has_lower) + int(problem.objective == "maxmin") + int(problem.has_upper)) + M + 1
         return (jnp.zeros((L + 1,), rdt), jnp.zeros((nc,), rdt), jnp.asarray(self.p4mm.rho0, rdt))
 
-    def _repair(self, problem, y, B):
+    def _repair(self, problem, y, B, F=None):
         if not self.repair:
             return B
-        Br, ok = scale_to_max_power(problem, y, B)
+        Br, ok = scale_to_max_power(problem, y, B, F=F)
         return jnp.where(ok, Br, B)
 
     def _ftol(self, problem):
@@ -232,28 +233,30 @@ class DMAAO(AbstractSolver):
         init = None if init is None else stop_gradient_tree(init)
         rdt = problem.p_max.dtype
         y = problem.y0 if init is None else jnp.asarray(init["y"], rdt)
+        loads = self._loads(problem, y)
+        F = loads[0]
         sdp = self._sdp_init(problem)
-        B, ok, sol = digital_step(problem, y, solver=sdp)
-        B = self._repair(problem, y, B)
-        ev = evaluate(problem, y, B)
+        B, ok, sol = digital_step(problem, y, solver=sdp, F=F)
+        B = self._repair(problem, y, B, F)
+        ev = evaluate(problem, y, B, F=F)
         feas = self._feasible(problem, ev, 0)
         if init is not None and "B" in init:
             Bi = jnp.asarray(init["B"], B.dtype)
-            evi = evaluate(problem, y, Bi)
+            evi = evaluate(problem, y, Bi, F=F)
             use_init = self._feasible(problem, evi, 0) & (~feas | (evi["value"] >= ev["value"]))
             B = jnp.where(use_init, Bi, B)
             feas = feas | use_init
         phase = jnp.zeros((), jnp.int32)
         if self.phase_one:
-            Bp, okp, solp = digital_step(problem, y, solver=sdp, phase1=True)
-            Bp, okp = scale_to_min_power(problem, y, Bp)  # the exact test decides, not the SDP status
-            evp = evaluate(problem, y, Bp)
+            Bp, okp, solp = digital_step(problem, y, solver=sdp, phase1=True, F=F)
+            Bp, okp = scale_to_min_power(problem, y, Bp, F=F)  # the exact test decides, not the SDP status
+            evp = evaluate(problem, y, Bp, F=F)
             start_p1 = ~feas & okp & self._feasible(problem, evp, 1)
             B = jnp.where(start_p1, Bp, B)
             sol = tree_where(start_p1, solp, sol)
             phase = jnp.where(start_p1, 1, 0).astype(jnp.int32)
             feas = feas | start_p1
-        ev = evaluate(problem, y, B)
+        ev = evaluate(problem, y, B, F=F)
         value = self._value(problem, ev, phase)
         trace = jnp.full((self.max_iters + 1,), jnp.where(phase == 0, value, 0.0), rdt)
         zero = jnp.zeros((), jnp.int32)
@@ -261,8 +264,12 @@ class DMAAO(AbstractSolver):
             y=y, B=B, value=value, kappa=jnp.asarray(self.kappa0, rdt), iters=zero, stall=zero, phase=phase,
             feasible=feas, sdp=sol.value, trace=trace, p1_steps=zero, attempts=zero, rejected=zero,
             p4=self._p4_init(problem), sdp_iters=jnp.asarray(sol.stats["iterations"], jnp.int32), sdp_unconverged=zero,
-            pend=jnp.zeros((), bool), y_pend=y, sdp_pend=sol.value, resumes=zero,
+            pend=jnp.zeros((), bool), y_pend=y, sdp_pend=sol.value, resumes=zero, loads=loads,
         )
+
+    def _loads(self, problem, y):
+        model = problem.model
+        return _kd.solve_loads(model.loads(y), model.Y_st, problem.observers)
 
     def step(self, problem: DMAProblem, state: AOState) -> AOState:
         problem = stop_gradient_tree(problem)
@@ -270,24 +277,26 @@ class DMAAO(AbstractSolver):
         cap = 10.0 * problem.p_max
         z, _, p4s = analog_step(
             problem, state.y, state.B, state.kappa, self.p4mm, phase1=p1, p_cap=cap,
-            init=state.p4 if self.warm_p4 else None, return_state=True, solver=self.p4mm_solver,
+            init=state.p4 if self.warm_p4 else None, return_state=True, solver=self.p4mm_solver, loads=state.loads,
         )
         # an attempt whose SDP ran out of its ADMM budget without an acceptable point is resumed
         # (same loads, the SDP continued from its iterate) instead of being rejected: the budget
         # per step is small, so that under vmap one slow SDP does not hold up the whole batch
         resume = state.pend & ~p1
         y1 = jnp.where(resume, state.y_pend, state.y + z)
+        loads1 = self._loads(problem, y1)
+        F1 = loads1[0]
         B1, ok1, sol1 = digital_step(
-            problem, y1, solver=self._sdp(problem), init=tree_where(resume, state.sdp_pend, state.sdp)
+            problem, y1, solver=self._sdp(problem), init=tree_where(resume, state.sdp_pend, state.sdp), F=F1
         )
-        B1 = self._repair(problem, y1, B1)
+        B1 = self._repair(problem, y1, B1, F1)
         if self.safeguard:
             ok1 = jnp.ones_like(ok1)  # the exact test below decides (inexact SDP)
         if self.phase_one:  # Phase I keeps B and rescales it to the least power meeting the SINRs
-            Bs, oks = scale_to_min_power(problem, y1, state.B)
+            Bs, oks = scale_to_min_power(problem, y1, state.B, F=F1)
             B1 = jnp.where(p1, Bs, B1)
             ok1 = jnp.where(p1, oks, ok1)
-        ev = evaluate(problem, y1, B1)
+        ev = evaluate(problem, y1, B1, F=F1)
         feas = ok1 & self._feasible(problem, ev, state.phase)
         v1 = self._value(problem, ev, state.phase)
         # a relative margin: steps whose gain is at round-off level are rejected consistently
@@ -309,6 +318,7 @@ class DMAAO(AbstractSolver):
         else:
             kappa = state.kappa
         y = jnp.where(accept, y1, state.y)
+        loads = tree_where(accept, loads1, state.loads)
         B = jnp.where(accept, B1, state.B)
         value = jnp.where(accept, v1, state.value)
         sdp_val = tree_where(accept & ~p1, sol1.value, state.sdp)
@@ -318,7 +328,7 @@ class DMAAO(AbstractSolver):
         if self.phase_one:
             # Phase I -> main phase once the power budget is met; the current point is then feasible.
             switch = p1 & accept & (ev["pt"] <= problem.p_max * (1 - self._ftol(problem)))
-            evs = evaluate(problem, y, B)
+            evs = evaluate(problem, y, B, F=loads[0])
             value = jnp.where(switch, evs["value"], value)
             phase = jnp.where(switch, 0, phase).astype(jnp.int32)
             stall = jnp.where(switch, 0, stall)
@@ -342,7 +352,7 @@ class DMAAO(AbstractSolver):
             attempts=state.attempts + 1, rejected=state.rejected + reject.astype(jnp.int32),
             p4=p4_next, sdp_iters=state.sdp_iters + jnp.asarray(sol1.stats["iterations"], jnp.int32),
             sdp_unconverged=state.sdp_unconverged + (sol1.result != int(Status.SUCCESS)).astype(jnp.int32),
-            pend=hold, y_pend=y1, sdp_pend=sol1.value, resumes=jnp.where(hold, state.resumes + 1, 0),
+            pend=hold, y_pend=y1, sdp_pend=sol1.value, resumes=jnp.where(hold, state.resumes + 1, 0), loads=loads,
         )
 
     def terminate(self, problem: DMAProblem, state: AOState):

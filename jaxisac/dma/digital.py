@@ -102,20 +102,23 @@ def p2_sdp(problem: DMAProblem, H, AP, *, margin=0.0, phase1=False, p_cap=None) 
     return SDP(C=Cs, A=As, b=bvec, c=cvec, G=Gm)
 
 
-def digital_step(problem: DMAProblem, y, *, solver: ADMMSDP | IPMSDP | None = None, init=None, margin=None, phase1=False):
+def digital_step(problem: DMAProblem, y, *, solver: ADMMSDP | IPMSDP | None = None, init=None, margin=None, phase1=False,
+                 F=None):
     """Solve P2 at loads ``y`` (L,) and recover a rank-one optimal precoder.
 
     Returns ``(B, ok, sol)``: ``B`` (N, M + N) complex, ``ok`` whether the SDP solve succeeded (not
     infeasible, converged), and the SDP :class:`~jaxisac.core.Solution` (for warm starts).
-    ``phase1``: the power-minimisation form (Phase I).
+    ``phase1``: the power-minimisation form (Phase I). ``F``: ``Z(y)^{-1} Y_st`` (L, N) when the
+    caller has it (:func:`jaxisac.kernels.dma.solve_loads`; saves the solve).
     """
     model = problem.model
     rdt = problem.p_max.dtype
     solver = default_sdp_solver(rdt) if solver is None else solver
     if margin is None:
         margin = 1e-5 if rdt == jnp.float64 else 1e-3
-    Z = model.loads(y)
-    H, AP = _k.effective_rows(Z, model.Y_st, problem.observers, model.W)
+    if F is None:
+        F = jnp.linalg.solve(model.loads(y), model.Y_st)
+    H, AP = _k.effective_rows_from(F, problem.observers, model.W)
     sdp = p2_sdp(problem, H, AP, margin=margin, phase1=phase1)
     sol = solve_sdp(sdp, solver, init=init)
     M = model.M
@@ -126,13 +129,21 @@ def digital_step(problem: DMAProblem, y, *, solver: ADMMSDP | IPMSDP | None = No
     return B, ok, sol
 
 
-def evaluate(problem: DMAProblem, y, B):
-    """Exact metrics of ``(y, B)`` for ``problem`` (one LU): dict with ``P`` (D,) beampattern,
+def _currents(problem: DMAProblem, y, B, F=None):
+    """``U = Z(y)^{-1} Y_st B``: one LU solve, or a product with ``F = Z(y)^{-1} Y_st`` when given."""
+    model = problem.model
+    if F is None:
+        return jnp.linalg.solve(model.loads(y), model.Y_st @ B)
+    return F @ B
+
+
+def evaluate(problem: DMAProblem, y, B, *, F=None):
+    """Exact metrics of ``(y, B)`` for ``problem`` (one LU; none with ``F = Z(y)^{-1} Y_st``, see
+    :func:`digital_step`): dict with ``P`` (D,) beampattern,
     ``sinr`` (M,) (noise-normalised), ``pt`` transmit power, ``value`` (avg: mean P; max-min: min P),
     ``violation`` (largest relative constraint violation, <= 0 when feasible)."""
     model = problem.model
-    Z = model.loads(y)
-    U = jnp.linalg.solve(Z, model.Y_st @ B)
+    U = _currents(problem, y, B, F)
     f = problem.observers @ U
     D, M = problem.D, model.M
     P = jnp.sum(jnp.abs(f[:D]) ** 2, axis=-1)
@@ -149,12 +160,12 @@ def evaluate(problem: DMAProblem, y, B):
     return {"P": P, "sinr": sinr, "pt": pt, "value": value, "violation": jnp.max(jnp.concatenate(viol))}
 
 
-def scale_to_min_power(problem: DMAProblem, y, B, margin=1e-6):
+def scale_to_min_power(problem: DMAProblem, y, B, margin=1e-6, *, F=None):
     """Smallest scaling ``c B`` that keeps every SINR and lower beampattern bound (closed form):
     ``c^2 = max(max_m 1/(S_m/Gamma_m - I_m), max_d beta_d/P_d) (1 + margin)``. Returns
     ``(c B, ok)`` with ``ok = False`` when some ``S_m/Gamma_m <= I_m`` (no scaling helps)."""
     model = problem.model
-    U = jnp.linalg.solve(model.loads(y), model.Y_st @ B)
+    U = _currents(problem, y, B, F)
     f = problem.observers @ U
     D, M = problem.D, model.M
     g = jnp.abs(f[D:]) ** 2
@@ -169,7 +180,7 @@ def scale_to_min_power(problem: DMAProblem, y, B, margin=1e-6):
     return (c * B).astype(B.dtype), ok
 
 
-def scale_to_max_power(problem: DMAProblem, y, B, margin=1e-9):
+def scale_to_max_power(problem: DMAProblem, y, B, margin=1e-9, *, F=None):
     """Largest feasible scaling ``c B`` (exact repair of an inexact digital step).
 
     Every beampattern value and the transmit power scale with ``c^2``, so both objectives grow with
@@ -178,7 +189,7 @@ def scale_to_max_power(problem: DMAProblem, y, B, margin=1e-9):
     (``c^2 (S_m - Gamma_m I_m) >= Gamma_m (1 + margin)``) and lower beampattern bound; the exact
     test of the AO decides in the end. Returns ``(c B, ok)``."""
     model = problem.model
-    U = jnp.linalg.solve(model.loads(y), model.Y_st @ B)
+    U = _currents(problem, y, B, F)
     f = problem.observers @ U
     D, M = problem.D, model.M
     tiny = jnp.finfo(problem.p_max.dtype).tiny

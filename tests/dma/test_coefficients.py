@@ -106,3 +106,33 @@ def test_T6_neumann_error_is_second_order(point):
         errs.append(float(jnp.max(jnp.abs(P - lin) / P)))
     r1, r2 = errs[0] / errs[1], errs[1] / errs[2]
     assert 50 < r1 < 200 and 50 < r2 < 200, errs
+
+
+def test_reused_load_solve_equals_fresh_solves(point):
+    # the AO factorises Z(y) once per attempt (kernels.dma.solve_loads) and reuses it for the
+    # linearisation, P2's rows, the exact evaluation and both rescalings: same values as the
+    # functions' own solves (round-off only), and ||Z^{-1}||_2 against NumPy's SVD
+    from jaxisac.dma.digital import _currents
+    from jaxisac.kernels import dma as kd
+
+    pb, y, B, c = point
+    F, C, ynorm = kd.solve_loads(pb.model.loads(y), pb.model.Y_st, pb.observers)
+    np.testing.assert_allclose(float(ynorm), 1.0 / np.linalg.svd(np.asarray(pb.model.loads(y)), compute_uv=False)[-1],
+                               rtol=1e-12)
+    c2 = coefficients(pb, y, B, loads=(F, C, ynorm))
+    for key in ("e", "g", "S0", "slin", "pt0", "plin", "fi", "Gi"):
+        np.testing.assert_allclose(c2[key], c[key], rtol=1e-10, atol=1e-13 * float(jnp.max(jnp.abs(c[key]))))
+    np.testing.assert_allclose(_currents(pb, y, B, F), _currents(pb, y, B), rtol=1e-11, atol=1e-14)
+    ev, ev2 = dma.evaluate(pb, y, B), dma.evaluate(pb, y, B, F=F)
+    for key in ("P", "sinr", "pt", "value"):
+        np.testing.assert_allclose(ev2[key], ev[key], rtol=1e-11)
+    from jaxisac.dma.digital import scale_to_max_power
+
+    for fn in (scale_to_max_power, dma.scale_to_min_power):
+        (B1, ok1), (B2, ok2) = fn(pb, y, B), fn(pb, y, B, F=F)
+        assert bool(ok1) == bool(ok2)
+        np.testing.assert_allclose(B2, B1, rtol=1e-11, atol=1e-14)
+    H, AP = kd.effective_rows(pb.model.loads(y), pb.model.Y_st, pb.observers, pb.model.W)
+    H2, AP2 = kd.effective_rows_from(F, pb.observers, pb.model.W)
+    np.testing.assert_allclose(H2, H, rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(AP2, AP, rtol=1e-11, atol=1e-14)
