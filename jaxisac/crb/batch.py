@@ -36,7 +36,9 @@ def _solve_batch(problems, solver, init, max_steps):
     return jax.vmap(lambda p, i: solve(p, solver, init=i, max_steps=max_steps, throw=False))(problems, init)
 
 
+@eqx.filter_jit
 def _take(tree, idx):
+    # compiled once per (tree, padded size): one gather per leaf, not one dispatch each
     return jax.tree_util.tree_map(lambda x: x[idx] if isinstance(x, jax.Array) and x.ndim > 0 else x, tree)
 
 
@@ -73,7 +75,7 @@ def solve_batch(problems, solver, *, init=None, max_steps: int | None = None, fi
         if todo.size == 0:
             return sol0
         sub = _passes(_take(problems, _padded(todo)), solver, None, steps, first_budget, cap)
-        return _merge(sol0, sub, todo, _padded(todo))
+        return _merge(sol0, sub, _padded(todo))
     return _passes(problems, solver, init, steps, first_budget, cap)
 
 
@@ -83,18 +85,18 @@ def _padded(idx):
     return jnp.asarray(np.concatenate([idx, np.full(size - idx.size, idx[-1])]))
 
 
-def _merge(sol, sub, rows, padded, summed=()):
-    """``sol`` with rows ``rows`` replaced by the first ``len(rows)`` rows of ``sub`` (whose stats
-    in ``summed`` are added to ``sol``'s at ``padded``)."""
+@eqx.filter_jit
+def _merge(sol, sub, padded, summed=()):
+    """``sol`` with rows ``padded`` replaced by the rows of ``sub`` (whose stats in ``summed`` are
+    added to ``sol``'s at ``padded``). The padding repeats the last row, whose copies in ``sub`` are
+    the same solve, so the repeated writes agree; one compiled scatter per (tree, padded size)."""
     stats = dict(sub.stats)
     for key in summed:
         if key in stats and key in sol.stats:
             stats[key] = stats[key] + sol.stats[key][padded]
-    rows_j = jnp.asarray(rows)
-    n = rows.size
 
     def put(a, b):
-        return a.at[rows_j].set(b[:n]) if isinstance(a, jax.Array) and a.ndim > 0 else a
+        return a.at[padded].set(b) if isinstance(a, jax.Array) and a.ndim > 0 else a
 
     return jax.tree_util.tree_map(put, sol, eqx.tree_at(lambda s: s.stats, sub, stats))
 
@@ -118,4 +120,4 @@ def _passes(problems, solver, init, steps, first_budget, cap):
         return sol
     idx = _padded(late)
     sub = _solve_batch(_take(problems, idx), _with_budget(solver, cap - first_budget), _take(sol.value, idx), steps)
-    return _merge(sol, sub, late, idx, _SUMMED_STATS)
+    return _merge(sol, sub, idx, _SUMMED_STATS)
