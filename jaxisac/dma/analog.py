@@ -28,6 +28,12 @@ class P4MMConfig(eqx.Module):
     rho_growth: float = 1.5
 
 
+def solve_loads_at(problem: DMAProblem, y):
+    """:func:`jaxisac.kernels.dma.solve_loads` at loads ``y``: ``(F, C, ||Z(y)^{-1}||_2)`` from one LU."""
+    model = problem.model
+    return _k.solve_loads(model.loads(y), model.Y_st, problem.observers)
+
+
 def coefficients(problem: DMAProblem, y, B, *, loads=None):
     """Linearised-field data at ``(y, B)``: the dict of :func:`jaxisac.kernels.dma.linearise`
     merged with the P4-MM coefficients of :func:`jaxisac.kernels.dma.p4mm_data`.
@@ -36,8 +42,8 @@ def coefficients(problem: DMAProblem, y, B, *, loads=None):
     gradient of the signal power, ``plin`` the exact gradient of the transmit power (spec T4).
     """
     model = problem.model
-    if loads is None:  # ``(F, C, ynorm)`` of :func:`jaxisac.kernels.dma.solve_loads` at y, when the caller has it
-        loads = _k.solve_loads(model.loads(y), model.Y_st, problem.observers)
+    if loads is None:  # ``(F, C, ynorm)`` of :func:`solve_loads_at`, when the caller has it
+        loads = solve_loads_at(problem, y)
     lin = _k.linearise_from(*loads[:2], B, model.Y_st, model.W, loads[2])
     data = _k.p4mm_data(lin["f"], lin["G"], lin["pt0"], lin["plin"], problem.D, model.M)
     return {**lin, **data}

@@ -78,7 +78,7 @@ from ..core.sdp_ipm import IPMSDP
 from ..core.solution import Solution, Status
 from ..core.solve import AbstractSolver, stop_gradient_tree, tree_where
 from ..kernels import dma as _kd
-from .analog import P4MMConfig, analog_step
+from .analog import P4MMConfig, analog_step, solve_loads_at
 from .digital import default_sdp_solver, digital_step, evaluate, p2_sdp, scale_to_max_power, scale_to_min_power
 from .problem import DMAProblem
 
@@ -233,7 +233,7 @@ class DMAAO(AbstractSolver):
         init = None if init is None else stop_gradient_tree(init)
         rdt = problem.p_max.dtype
         y = problem.y0 if init is None else jnp.asarray(init["y"], rdt)
-        loads = self._loads(problem, y)
+        loads = solve_loads_at(problem, y)
         F = loads[0]
         sdp = self._sdp_init(problem)
         B, ok, sol = digital_step(problem, y, solver=sdp, F=F)
@@ -267,10 +267,6 @@ class DMAAO(AbstractSolver):
             pend=jnp.zeros((), bool), y_pend=y, sdp_pend=sol.value, resumes=zero, loads=loads,
         )
 
-    def _loads(self, problem, y):
-        model = problem.model
-        return _kd.solve_loads(model.loads(y), model.Y_st, problem.observers)
-
     def step(self, problem: DMAProblem, state: AOState) -> AOState:
         problem = stop_gradient_tree(problem)
         p1 = state.phase == 1
@@ -284,7 +280,7 @@ class DMAAO(AbstractSolver):
         # per step is small, so that under vmap one slow SDP does not hold up the whole batch
         resume = state.pend & ~p1
         y1 = jnp.where(resume, state.y_pend, state.y + z)
-        loads1 = self._loads(problem, y1)
+        loads1 = solve_loads_at(problem, y1)
         F1 = loads1[0]
         B1, ok1, sol1 = digital_step(
             problem, y1, solver=self._sdp(problem), init=tree_where(resume, state.sdp_pend, state.sdp), F=F1
